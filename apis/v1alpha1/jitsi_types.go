@@ -1,0 +1,351 @@
+package v1alpha1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// XJitsi is a complete Jitsi Meet installation: prosody, jicofo, web, videobridges (JVB) that
+// scale on their own load, and jibri when enabled. Tenants usually create it through its
+// namespaced claim, Jitsi.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:resource:scope=Cluster,categories=crossplane
+type XJitsi struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   JitsiSpec   `json:"spec"`
+	Status JitsiStatus `json:"status,omitempty"`
+}
+
+// JitsiSpec is what a tenant asks for.
+type JitsiSpec struct {
+	// Domain is the public DNS name of the site, for example meet.example.org. The Ingress
+	// serves it and every component uses it as PUBLIC_URL.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +kubebuilder:validation:XValidation:rule="self.split('.').all(label, size(label) <= 63)",message="domain must be a DNS name whose labels are at most 63 characters"
+	Domain string `json:"domain"`
+
+	// Region names where the videobridges run. It becomes the bridges' relay (octo) region,
+	// jicofo's local region and the web client's deployment region, so that region-based
+	// bridge selection keeps participants on nearby bridges.
+	// +kubebuilder:default=default
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +optional
+	Region *string `json:"region,omitempty"`
+
+	// Timezone is an IANA time zone name such as Europe/Paris, given to every component as TZ.
+	// The schema checks its shape; the function checks it against the time zone database.
+	// +kubebuilder:default=UTC
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9][A-Za-z0-9_+-]*)*$`
+	// +optional
+	Timezone *string `json:"timezone,omitempty"`
+
+	// Image selects the container images of every component.
+	// +kubebuilder:default={}
+	// +optional
+	Image ImageSpec `json:"image,omitempty"`
+
+	// Web configures the web front end (nginx with the Jitsi Meet app).
+	// +kubebuilder:default={}
+	// +optional
+	Web WebSpec `json:"web,omitempty"`
+
+	// JVB configures the videobridges, which carry the media and are what scales.
+	// +kubebuilder:default={}
+	// +optional
+	JVB JVBSpec `json:"jvb,omitempty"`
+
+	// Jibri configures recording and streaming.
+	// +kubebuilder:default={}
+	// +optional
+	Jibri JibriSpec `json:"jibri,omitempty"`
+
+	// Ingress configures how the site is exposed over HTTPS.
+	// +kubebuilder:default={}
+	// +optional
+	Ingress IngressSpec `json:"ingress,omitempty"`
+
+	// TURN points clients at a TURN server for networks that block UDP. Optional.
+	// +optional
+	TURN *TURNSpec `json:"turn,omitempty"`
+}
+
+// ImageSpec selects the container images. Images are <registry>/<component>:<tag>.
+type ImageSpec struct {
+	// Registry is the image registry and organisation of the Jitsi images.
+	// +kubebuilder:default="ghcr.io/jitsi"
+	// +kubebuilder:validation:MinLength=1
+	// +optional
+	Registry *string `json:"registry,omitempty"`
+
+	// Tag is the image tag shared by every component.
+	// +kubebuilder:default="stable-11146-2"
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`
+	// +optional
+	Tag *string `json:"tag,omitempty"`
+
+	// PullPolicy is the image pull policy of every container.
+	// +kubebuilder:default=IfNotPresent
+	// +kubebuilder:validation:Enum=Always;IfNotPresent;Never
+	// +optional
+	PullPolicy *corev1.PullPolicy `json:"pullPolicy,omitempty"`
+}
+
+// WebSpec configures the web front end.
+type WebSpec struct {
+	// Replicas is the number of web pods.
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	// +optional
+	Replicas *int32 `json:"replicas,omitempty"`
+}
+
+// StrategyType says how the number of videobridges is chosen.
+// +kubebuilder:validation:Enum=static;autoscaled
+type StrategyType string
+
+// Strategy types.
+const (
+	// StrategyStatic runs a fixed number of videobridges and no autoscaler.
+	StrategyStatic StrategyType = "static"
+	// StrategyAutoscaled scales the videobridges with a HorizontalPodAutoscaler on their
+	// stress level.
+	StrategyAutoscaled StrategyType = "autoscaled"
+)
+
+// JVBStrategy says how many videobridges run.
+// +kubebuilder:validation:XValidation:rule="!has(self.minReplicas) || !has(self.maxReplicas) || self.minReplicas <= self.maxReplicas",message="minReplicas must be less than or equal to maxReplicas"
+type JVBStrategy struct {
+	// Type is static (a fixed number of bridges) or autoscaled (an HPA on the bridges'
+	// stress level).
+	// +kubebuilder:default=autoscaled
+	// +optional
+	Type *StrategyType `json:"type,omitempty"`
+
+	// Replicas is the number of bridges for the static strategy.
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	// +optional
+	Replicas *int32 `json:"replicas,omitempty"`
+
+	// MinReplicas is the fewest bridges the autoscaler keeps, at night.
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	// +optional
+	MinReplicas *int32 `json:"minReplicas,omitempty"`
+
+	// MaxReplicas is the most bridges the autoscaler starts, at the peak. Each needs a node.
+	// +kubebuilder:default=10
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	// +optional
+	MaxReplicas *int32 `json:"maxReplicas,omitempty"`
+}
+
+// JVBAutoscaling tunes the HorizontalPodAutoscaler of the autoscaled strategy.
+type JVBAutoscaling struct {
+	// TargetStressLevel is the average bridge stress_level the autoscaler aims for. A bridge
+	// reports 0 when idle and 1 when fully loaded. 0.3 is the scale-up threshold Jitsi uses
+	// for its own pools: it leaves room for conferences to grow while a new node boots.
+	// +kubebuilder:default=0.3
+	// +kubebuilder:validation:Type=number
+	// +kubebuilder:validation:Minimum=0.01
+	// +kubebuilder:validation:Maximum=1
+	// +optional
+	TargetStressLevel *float64 `json:"targetStressLevel,omitempty"`
+
+	// ScaleDownStabilizationSeconds is how long the load must stay low before a bridge is
+	// removed. Bridges are removed one at a time, and each drains its conferences first.
+	// +kubebuilder:default=600
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=3600
+	// +optional
+	ScaleDownStabilizationSeconds *int32 `json:"scaleDownStabilizationSeconds,omitempty"`
+}
+
+// GracefulShutdown bounds how long a videobridge may drain before it stops.
+type GracefulShutdown struct {
+	// MaxDuration is the longest a bridge waits for its conferences to end before it stops.
+	// The pod's termination grace period is derived from it.
+	// +kubebuilder:default="1h"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m') && duration(self) <= duration('24h')",message="maxDuration must be between 1m and 24h"
+	// +optional
+	MaxDuration *metav1.Duration `json:"maxDuration,omitempty"`
+}
+
+// JVBSpec configures the videobridges.
+type JVBSpec struct {
+	// Strategy says how many bridges run.
+	// +kubebuilder:default={}
+	// +optional
+	Strategy JVBStrategy `json:"strategy,omitempty"`
+
+	// Autoscaling tunes the autoscaler of the autoscaled strategy.
+	// +kubebuilder:default={}
+	// +optional
+	Autoscaling JVBAutoscaling `json:"autoscaling,omitempty"`
+
+	// UDPPort is the media port. Each bridge binds it on its node (hostPort), which is why
+	// only one bridge runs per node.
+	// +kubebuilder:default=10000
+	// +kubebuilder:validation:Minimum=1024
+	// +kubebuilder:validation:Maximum=65535
+	// +optional
+	UDPPort *int32 `json:"udpPort,omitempty"`
+
+	// AdvertiseIPs are the public addresses the bridges announce to clients, as IP or
+	// IP#port. Leave empty to discover them with STUN.
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:Pattern=`^[0-9A-Fa-f:.]+(#[0-9]{1,5})?$`
+	// +optional
+	AdvertiseIPs []string `json:"advertiseIPs,omitempty"`
+
+	// STUNServers are host:port pairs the bridges use to discover their public address.
+	// Empty keeps the image's default.
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:Pattern=`^[A-Za-z0-9.-]+:[0-9]{1,5}$`
+	// +optional
+	STUNServers []string `json:"stunServers,omitempty"`
+
+	// GracefulShutdown bounds how long a bridge drains before it stops.
+	// +kubebuilder:default={}
+	// +optional
+	GracefulShutdown GracefulShutdown `json:"gracefulShutdown,omitempty"`
+
+	// Resources of the videobridge container. Defaults to requests of 1 CPU and 1Gi.
+	// +optional
+	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
+
+	// NodeSelector places the bridges on dedicated nodes, for example jitsi.org/role: jvb.
+	// +optional
+	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+
+	// Tolerations let the bridges run on tainted, dedicated nodes.
+	// +optional
+	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
+}
+
+// JibriSpec configures recording and streaming.
+type JibriSpec struct {
+	// Enabled adds jibri and turns recording on. Turning it off removes jibri.
+	// +kubebuilder:default=false
+	// +optional
+	Enabled *bool `json:"enabled,omitempty"`
+
+	// Replicas is the number of jibri pods; each records one conference at a time.
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	// +optional
+	Replicas *int32 `json:"replicas,omitempty"`
+}
+
+// IngressSpec configures the Ingress of the web front end.
+type IngressSpec struct {
+	// ClassName is the IngressClass to use. Empty uses the cluster's default class.
+	// +kubebuilder:validation:MinLength=1
+	// +optional
+	ClassName *string `json:"className,omitempty"`
+
+	// Annotations are added to the Ingress. They override the defaults of the same name.
+	// +optional
+	Annotations map[string]string `json:"annotations,omitempty"`
+
+	// TLS configures HTTPS.
+	// +kubebuilder:default={}
+	// +optional
+	TLS IngressTLS `json:"tls,omitempty"`
+}
+
+// IngressTLS configures HTTPS on the Ingress.
+type IngressTLS struct {
+	// Enabled serves the site over HTTPS. Browsers only allow camera and microphone on
+	// HTTPS pages, so leave it on unless TLS ends in front of the Ingress.
+	// +kubebuilder:default=true
+	// +optional
+	Enabled *bool `json:"enabled,omitempty"`
+
+	// ClusterIssuer is a cert-manager ClusterIssuer. When set, cert-manager issues the
+	// certificate into SecretName.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	ClusterIssuer *string `json:"clusterIssuer,omitempty"`
+
+	// SecretName holds the certificate. Defaults to <name>-tls.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	// +optional
+	SecretName *string `json:"secretName,omitempty"`
+}
+
+// TURNSpec points clients at a TURN server.
+type TURNSpec struct {
+	// Host is the TURN server's DNS name or address.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Host string `json:"host"`
+
+	// Port is the TURN server's port.
+	// +kubebuilder:default=443
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	// +optional
+	Port *int32 `json:"port,omitempty"`
+
+	// SecretRef names a Secret in the claim's namespace that holds the TURN shared secret.
+	SecretRef SecretKeyRef `json:"secretRef"`
+}
+
+// SecretKeyRef names a key of a Secret in the claim's namespace.
+type SecretKeyRef struct {
+	// Name of the Secret.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// Key in the Secret.
+	// +kubebuilder:default=secret
+	// +kubebuilder:validation:MinLength=1
+	// +optional
+	Key *string `json:"key,omitempty"`
+}
+
+// JitsiStatus is what the function reports back.
+type JitsiStatus struct {
+	// URL is where users join meetings.
+	// +optional
+	URL string `json:"url,omitempty"`
+
+	// JVB reports the videobridges.
+	// +optional
+	JVB JVBStatus `json:"jvb,omitempty"`
+}
+
+// JVBStatus reports the videobridges. Desired above Replicas means bridges are waiting,
+// usually for a node.
+type JVBStatus struct {
+	// Replicas is the number of bridges that are ready.
+	// +optional
+	Replicas int32 `json:"replicas"`
+
+	// Desired is the number of bridges wanted now, by the autoscaler or the static strategy.
+	// +optional
+	Desired int32 `json:"desired"`
+}
