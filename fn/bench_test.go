@@ -1,0 +1,57 @@
+package main
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	fnv1 "github.com/crossplane/function-sdk-go/proto/v1"
+	"github.com/crossplane/function-sdk-go/resource"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
+)
+
+// sampleRequestWithObservedState is the sample claim's XR with the full observed state of
+// examples/observed.yaml: every composed object exists, mid scale-up.
+func sampleRequestWithObservedState(b *testing.B) *fnv1.RunFunctionRequest {
+	b.Helper()
+	body, err := os.ReadFile("../examples/observed.yaml")
+	require.NoError(b, err)
+	observed := map[resource.Name]map[string]any{}
+	for _, doc := range splitDocuments(b, body) {
+		name := doc["metadata"].(map[string]any)["annotations"].(map[string]any)["crossplane.io/composition-resource-name"].(string)
+		observed[resource.Name(name)] = doc
+	}
+	require.Len(b, observed, len(allResources))
+	return newRequest(b, claimXR(sampleSpec()), observed)
+}
+
+// BenchmarkRunFunction is one reconcile of the sample claim with everything observed.
+func BenchmarkRunFunction(b *testing.B) {
+	req := sampleRequestWithObservedState(b)
+	f := newTestFunction()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := f.RunFunction(context.Background(), req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkMarshalResponse is what gRPC must do with that reconcile's response anyway: the
+// yardstick for the function's own cost.
+func BenchmarkMarshalResponse(b *testing.B) {
+	req := sampleRequestWithObservedState(b)
+	rsp, err := newTestFunction().RunFunction(context.Background(), req)
+	require.NoError(b, err)
+	b.ReportAllocs()
+	var size int
+	for b.Loop() {
+		out, err := proto.Marshal(rsp)
+		if err != nil {
+			b.Fatal(err)
+		}
+		size = len(out)
+	}
+	b.ReportMetric(float64(size), "bytes/response")
+}

@@ -1,0 +1,65 @@
+package main
+
+import (
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+)
+
+// regionBasedSelection keeps a participant on a bridge of their region and, with a single
+// region, spreads a conference over several bridges (relays) once one is overloaded. That is
+// what lets a 1000-student lecture outgrow a single bridge.
+const regionBasedSelection = "RegionBasedBridgeSelectionStrategy"
+
+// jicofo returns the conference focus, which picks a bridge for each participant.
+//
+// Its REST API is enabled (on 0.0.0.0:8888) for /stats and /about/health. There is one
+// jicofo per installation, so the Deployment uses Recreate.
+func jicofo(in *instance) []composedObject {
+	name := in.objectName(componentJicofo)
+	volumes, mounts := scratchVolumes("16Mi")
+	env := append(in.commonEnv(),
+		in.secretEnv(keyJicofoPassword),
+		envVar("JICOFO_ENABLE_REST", "1"),
+		envVar("JICOFO_ENABLE_BRIDGE_HEALTH_CHECKS", "1"),
+		envVar("ENABLE_OCTO", "1"),
+		envVar("OCTO_BRIDGE_SELECTION_STRATEGY", regionBasedSelection),
+		envVar("JICOFO_OCTO_REGION", *in.spec.Region),
+		envVar("JVB_BREWERY_MUC", jvbBreweryMUC),
+	)
+	if in.jibriEnabled() {
+		env = append(env,
+			envVar("JIBRI_BREWERY_MUC", jibriBreweryMUC),
+			envVar("JIBRI_PENDING_TIMEOUT", "90"),
+		)
+	}
+
+	deployment := &appsv1.Deployment{
+		ObjectMeta: in.objectMeta(name, componentJicofo),
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To(int32(1)),
+			Selector: &metav1.LabelSelector{MatchLabels: in.selectorLabels(componentJicofo)},
+			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: in.labels(componentJicofo), Annotations: notSafeToEvict},
+				Spec: corev1.PodSpec{
+					SecurityContext: podSecurityContext(),
+					Containers: []corev1.Container{{
+						Name:            componentJicofo,
+						Image:           in.image(componentJicofo),
+						ImagePullPolicy: *in.spec.Image.PullPolicy,
+						Env:             env,
+						Ports:           []corev1.ContainerPort{{Name: "http", ContainerPort: portJicofoREST, Protocol: corev1.ProtocolTCP}},
+						ReadinessProbe:  httpProbe("/about/health", portJicofoREST),
+						Resources:       requests("100m", "512Mi"),
+						SecurityContext: containerSecurityContext(),
+						VolumeMounts:    mounts,
+					}},
+					Volumes: volumes,
+				},
+			},
+		},
+	}
+	return []composedObject{{resourceJicofo, deployment}}
+}

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+)
+
+// docker-jitsi-meet's internal XMPP domains. They are names inside prosody, unrelated to the
+// public domain, and every component must agree on them, so they are set explicitly rather
+// than left to each image's defaults.
+const (
+	xmppDomain            = "meet.jitsi"
+	xmppAuthDomain        = "auth.meet.jitsi"
+	xmppMUCDomain         = "muc.meet.jitsi"
+	xmppInternalMUCDomain = "internal-muc.meet.jitsi"
+	xmppGuestDomain       = "guest.meet.jitsi"
+	xmppHiddenDomain      = "hidden.meet.jitsi"
+	jvbBreweryMUC         = "jvbbrewery"
+	jibriBreweryMUC       = "jibribrewery"
+)
+
+// Ports, from docker-jitsi-meet stable-11146.
+const (
+	portXMPPClient    = 5222
+	portXMPPHTTP      = 5280
+	portXMPPComponent = 5347
+	portJicofoREST    = 8888
+	portWebHTTP       = 8000
+	portJVBREST       = 8080
+	portJibriAPI      = 2222
+)
+
+// uid is the unprivileged user of the rootless images (s6 in stable-11146 and later).
+const uid = int64(1000)
+
+func envVar(name, value string) corev1.EnvVar { return corev1.EnvVar{Name: name, Value: value} }
+
+func boolEnv(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+// commonEnv is what every component needs to find prosody and agree on the domains.
+func (in *instance) commonEnv() []corev1.EnvVar {
+	return []corev1.EnvVar{
+		envVar("TZ", *in.spec.Timezone),
+		envVar("PUBLIC_URL", in.publicURL()),
+		envVar("XMPP_SERVER", in.objectName(componentProsody)),
+		envVar("XMPP_PORT", "5222"),
+		envVar("XMPP_DOMAIN", xmppDomain),
+		envVar("XMPP_AUTH_DOMAIN", xmppAuthDomain),
+		envVar("XMPP_MUC_DOMAIN", xmppMUCDomain),
+		envVar("XMPP_INTERNAL_MUC_DOMAIN", xmppInternalMUCDomain),
+		envVar("XMPP_GUEST_DOMAIN", xmppGuestDomain),
+		envVar("XMPP_HIDDEN_DOMAIN", xmppHiddenDomain),
+		envVar("ENABLE_RECORDING", boolEnv(in.jibriEnabled())),
+	}
+}
+
+// prosodyURL is prosody's HTTP endpoint (BOSH and websocket) as a fully qualified name: nginx
+// in the web image resolves it itself and does not use the pod's DNS search path.
+func (in *instance) prosodyURL() string {
+	return "http://" + strings.Join([]string{in.objectName(componentProsody), in.namespace, "svc", "cluster", "local"}, ".") +
+		":" + strconv.Itoa(portXMPPHTTP)
+}
+
+// podSecurityContext runs every pod as the images' unprivileged user.
+func podSecurityContext() *corev1.PodSecurityContext {
+	return &corev1.PodSecurityContext{
+		RunAsNonRoot:   ptr.To(true),
+		RunAsUser:      ptr.To(uid),
+		RunAsGroup:     ptr.To(uid),
+		FSGroup:        ptr.To(uid),
+		SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+	}
+}
+
+// containerSecurityContext is the restricted profile the rootless images support: a
+// read-only root file system with writable scratch volumes, and no capabilities.
+func containerSecurityContext() *corev1.SecurityContext {
+	return &corev1.SecurityContext{
+		AllowPrivilegeEscalation: ptr.To(false),
+		ReadOnlyRootFilesystem:   ptr.To(true),
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+	}
+}
+
+// scratchVolumes are the writable directories of a read-only image: /config, where the
+// image renders its configuration at start, and the /run and /tmp that s6-overlay v3 needs.
+// docker-jitsi-meet gives /run and /tmp 16M tmpfs mounts (256M for jibri).
+func scratchVolumes(runSize string) ([]corev1.Volume, []corev1.VolumeMount) {
+	size := resource.MustParse(runSize)
+	volumes := []corev1.Volume{
+		{Name: "config", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+		{Name: "run", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory, SizeLimit: &size}}},
+		{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory, SizeLimit: &size}}},
+	}
+	mounts := []corev1.VolumeMount{
+		{Name: "config", MountPath: "/config"},
+		{Name: "run", MountPath: "/run"},
+		{Name: "tmp", MountPath: "/tmp"},
+	}
+	return volumes, mounts
+}
+
+func requests(cpu, memory string) corev1.ResourceRequirements {
+	return corev1.ResourceRequirements{Requests: corev1.ResourceList{
+		corev1.ResourceCPU:    resource.MustParse(cpu),
+		corev1.ResourceMemory: resource.MustParse(memory),
+	}}
+}
+
+func httpProbe(path string, port int32) *corev1.Probe {
+	return &corev1.Probe{
+		ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
+			Path: path, Port: intstr.FromInt32(port), Scheme: corev1.URISchemeHTTP,
+		}},
+		PeriodSeconds:    10,
+		TimeoutSeconds:   5,
+		FailureThreshold: 3,
+	}
+}
+
+func tcpProbe(port int32) *corev1.Probe {
+	return &corev1.Probe{
+		ProbeHandler:     corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(port)}},
+		PeriodSeconds:    10,
+		TimeoutSeconds:   5,
+		FailureThreshold: 3,
+	}
+}
+
+// notSafeToEvict keeps cluster-autoscaler from draining the node under a pod whose restart
+// would cut conferences. Such a node is never picked for scale-down while the pod runs.
+var notSafeToEvict = map[string]string{"cluster-autoscaler.kubernetes.io/safe-to-evict": "false"}

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"strconv"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+)
+
+// prosody returns the XMPP server every other component logs in to, and its Service.
+//
+// Prosody keeps its state in memory and registers the component accounts from the Secret at
+// start, so one replica with the Recreate strategy is both enough and required.
+func prosody(in *instance) []composedObject {
+	name := in.objectName(componentProsody)
+	volumes, mounts := scratchVolumes("16Mi")
+	volumes = append(volumes, corev1.Volume{Name: "data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+	mounts = append(mounts, corev1.VolumeMount{Name: "data", MountPath: "/var/lib/prosody"})
+
+	env := append(in.commonEnv(),
+		envVar("ENABLE_XMPP_WEBSOCKET", "1"),
+		envVar("JVB_BREWERY_MUC", jvbBreweryMUC),
+		envVar("JIBRI_BREWERY_MUC", jibriBreweryMUC),
+		in.secretEnv(keyJicofoPassword),
+		in.secretEnv(keyJVBPassword),
+		in.secretEnv(keyJibriXMPPPassword),
+		in.secretEnv(keyJibriRecorderPassword),
+	)
+	if t := in.spec.TURN; t != nil {
+		env = append(env,
+			envVar("TURN_HOST", t.Host),
+			envVar("TURN_PORT", strconv.Itoa(int(*t.Port))),
+			corev1.EnvVar{Name: "TURN_CREDENTIALS", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+				LocalObjectReference: corev1.LocalObjectReference{Name: t.SecretRef.Name},
+				Key:                  *t.SecretRef.Key,
+			}}},
+		)
+	}
+
+	deployment := &appsv1.Deployment{
+		ObjectMeta: in.objectMeta(name, componentProsody),
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To(int32(1)),
+			Selector: &metav1.LabelSelector{MatchLabels: in.selectorLabels(componentProsody)},
+			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: in.labels(componentProsody), Annotations: notSafeToEvict},
+				Spec: corev1.PodSpec{
+					SecurityContext: podSecurityContext(),
+					Containers: []corev1.Container{{
+						Name:            componentProsody,
+						Image:           in.image(componentProsody),
+						ImagePullPolicy: *in.spec.Image.PullPolicy,
+						Env:             env,
+						Ports: []corev1.ContainerPort{
+							{Name: "xmpp-c2s", ContainerPort: portXMPPClient, Protocol: corev1.ProtocolTCP},
+							{Name: "http", ContainerPort: portXMPPHTTP, Protocol: corev1.ProtocolTCP},
+							{Name: "xmpp-component", ContainerPort: portXMPPComponent, Protocol: corev1.ProtocolTCP},
+						},
+						ReadinessProbe:  tcpProbe(portXMPPClient),
+						Resources:       requests("100m", "256Mi"),
+						SecurityContext: containerSecurityContext(),
+						VolumeMounts:    mounts,
+					}},
+					Volumes: volumes,
+				},
+			},
+		},
+	}
+
+	service := &corev1.Service{
+		ObjectMeta: in.objectMeta(name, componentProsody),
+		Spec: corev1.ServiceSpec{
+			Type:     corev1.ServiceTypeClusterIP,
+			Selector: in.selectorLabels(componentProsody),
+			Ports: []corev1.ServicePort{
+				{Name: "xmpp-c2s", Port: portXMPPClient, TargetPort: intstr.FromString("xmpp-c2s"), Protocol: corev1.ProtocolTCP},
+				{Name: "http", Port: portXMPPHTTP, TargetPort: intstr.FromString("http"), Protocol: corev1.ProtocolTCP},
+				{Name: "xmpp-component", Port: portXMPPComponent, TargetPort: intstr.FromString("xmpp-component"), Protocol: corev1.ProtocolTCP},
+			},
+		},
+	}
+	return []composedObject{{resourceProsody, deployment}, {resourceProsodyService, service}}
+}
