@@ -157,6 +157,9 @@ type JVBStrategy struct {
 
 // JVBAutoscaling tunes the HorizontalPodAutoscaler of the autoscaled strategy.
 type JVBAutoscaling struct {
+	// (The CEL rule repeats the bounds: OpenAPI validation compares an integer 0 with the
+	// bound truncated to an integer, and lets it through.)
+
 	// TargetStressLevel is the average bridge stress_level the autoscaler aims for. A bridge
 	// reports 0 when idle and 1 when fully loaded. 0.3 is the scale-up threshold Jitsi uses
 	// for its own pools: it leaves room for conferences to grow while a new node boots.
@@ -164,6 +167,7 @@ type JVBAutoscaling struct {
 	// +kubebuilder:validation:Type=number
 	// +kubebuilder:validation:Minimum=0.01
 	// +kubebuilder:validation:Maximum=1
+	// +kubebuilder:validation:XValidation:rule="double(self) >= 0.01 && double(self) <= 1.0",message="targetStressLevel must be between 0.01 and 1"
 	// +optional
 	TargetStressLevel *float64 `json:"targetStressLevel,omitempty"`
 
