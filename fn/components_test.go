@@ -253,7 +253,7 @@ func TestIngress(t *testing.T) {
 			reason:  "With a ClusterIssuer, cert-manager's annotation asks for a certificate in the default Secret.",
 			ingress: map[string]any{"className": "nginx", "tls": map[string]any{"clusterIssuer": "letsencrypt"}},
 			wantAnnotations: map[string]string{
-				"cert-manager.io/cluster-issuer":                  "letsencrypt",
+				"cert-manager.io/cluster-issuer":                 "letsencrypt",
 				"nginx.ingress.kubernetes.io/proxy-read-timeout": "3600",
 				"nginx.ingress.kubernetes.io/proxy-send-timeout": "3600",
 			},
@@ -277,7 +277,7 @@ func TestIngress(t *testing.T) {
 			wantAnnotations: map[string]string{
 				"nginx.ingress.kubernetes.io/proxy-read-timeout": "7200",
 				"nginx.ingress.kubernetes.io/proxy-send-timeout": "3600",
-				"example.org/team":                                "physics",
+				"example.org/team": "physics",
 			},
 			wantTLS: []networkingv1.IngressTLS{{Hosts: []string{"hack.liiib.re"}, SecretName: "jitsi-sample-tls"}},
 		},
