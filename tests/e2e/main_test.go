@@ -1,0 +1,71 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/crossplane-jitsi/crossplane-jitsi/tests/harness"
+)
+
+// tools are the pinned binaries; TestMain builds whichever are missing.
+var tools *harness.Tools
+
+func TestMain(m *testing.M) {
+	var err error
+	tools, err = harness.FindTools("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok",
+		"crossplane", "crossplane-core")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}
+
+// startCluster starts a fresh control plane for one suite and stops it when the suite ends,
+// failed or not. A failed suite names the directory of the components' logs.
+func startCluster(t *testing.T) *harness.Cluster {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	c, err := harness.Start(ctx, tools, filepath.Join(tools.Root, ".cache", "e2e"), harness.Options{Logf: t.Logf})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		c.Stop()
+		if t.Failed() {
+			t.Logf("cluster logs: %s", c.Processes.LogDir)
+			return
+		}
+		_ = os.RemoveAll(c.Dir)
+	})
+	t.Logf("time to cluster ready: %s", c.ReadyIn.Round(10*time.Millisecond))
+	return c
+}
+
+func testContext(t *testing.T, timeout time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// nodeCapacity is a roomy fake node: JVBs are limited by anti-affinity, not by resources.
+var nodeCapacity = corev1.ResourceList{
+	corev1.ResourceCPU:    resource.MustParse("8"),
+	corev1.ResourceMemory: resource.MustParse("32Gi"),
+	corev1.ResourcePods:   resource.MustParse("110"),
+}
+
+func addNode(t *testing.T, c *harness.Cluster, name string, labels map[string]string) {
+	t.Helper()
+	_, err := c.Client.CoreV1().Nodes().Create(context.Background(), harness.KwokNode(name, labels, nodeCapacity), metav1.CreateOptions{})
+	require.NoError(t, err)
+}

@@ -1,0 +1,113 @@
+package harness
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// Processes are the processes a test started. Each logs to LogDir/<name>.log, and its PID is
+// written to Dir/<name>.pid while it runs, so that hack/e2e-cleanup.sh can stop what a
+// killed test run left behind.
+type Processes struct {
+	Dir    string
+	LogDir string
+	list   []*process
+	logf   func(format string, args ...any)
+}
+
+type process struct {
+	name string
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error
+}
+
+// NewProcesses keeps processes' files in dir.
+func NewProcesses(dir string, logf func(format string, args ...any)) (*Processes, error) {
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	p := &Processes{Dir: dir, LogDir: filepath.Join(dir, "logs"), logf: logf}
+	return p, os.MkdirAll(p.LogDir, 0o755)
+}
+
+// Start starts a process.
+func (ps *Processes) Start(name, binary string, args ...string) error {
+	log, err := os.Create(filepath.Join(ps.LogDir, name+".log"))
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(binary, args...)
+	cmd.Stdout, cmd.Stderr = log, log
+	// A process group of its own, so Stop can signal it and its children; and SIGKILL if
+	// the test process dies without running Stop (a test timeout, say).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		_ = log.Close()
+		return fmt.Errorf("cannot start %s: %w", name, err)
+	}
+	p := &process{name: name, cmd: cmd, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		_ = log.Close()
+		close(p.done)
+	}()
+	ps.list = append(ps.list, p)
+	if err := os.WriteFile(filepath.Join(ps.Dir, name+".pid"), fmt.Appendf(nil, "%d\n", cmd.Process.Pid), 0o644); err != nil {
+		return err
+	}
+	ps.logf("started %s (pid %d)", name, cmd.Process.Pid)
+	return nil
+}
+
+// Stop stops every process, newest first: SIGTERM to its process group, then SIGKILL after
+// ten seconds. It is safe to call twice.
+func (ps *Processes) Stop() {
+	for i := len(ps.list) - 1; i >= 0; i-- {
+		p := ps.list[i]
+		select {
+		case <-p.done:
+		default:
+			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+			select {
+			case <-p.done:
+			case <-time.After(10 * time.Second):
+				_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+				<-p.done
+			}
+		}
+		_ = os.Remove(filepath.Join(ps.Dir, p.name+".pid"))
+	}
+	ps.list = nil
+}
+
+// Exited returns an error for every process that stopped on its own.
+func (ps *Processes) Exited() error {
+	var errs []error
+	for _, p := range ps.list {
+		select {
+		case <-p.done:
+			errs = append(errs, fmt.Errorf("%s exited: %v (see %s)", p.name, p.err, filepath.Join(ps.LogDir, p.name+".log")))
+		default:
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Running lists the PIDs of the processes still running.
+func (ps *Processes) Running() []int {
+	var pids []int
+	for _, p := range ps.list {
+		select {
+		case <-p.done:
+		default:
+			pids = append(pids, p.cmd.Process.Pid)
+		}
+	}
+	return pids
+}

@@ -1,0 +1,83 @@
+package harness
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// Tools are the pinned binaries, built by hack/tools.sh into the repository's .cache/bin.
+type Tools struct {
+	// Root is the repository root.
+	Root string
+	bin  string
+}
+
+// rootModule is the first line of the repository root's go.mod.
+const rootModule = "module github.com/crossplane-jitsi/crossplane-jitsi\n"
+
+// FindTools locates the repository from the working directory and builds whichever of the
+// named tools are missing (a cold build takes minutes; a warm one nothing).
+func FindTools(names ...string) (*Tools, error) {
+	root, err := repoRoot()
+	if err != nil {
+		return nil, err
+	}
+	t := &Tools{Root: root, bin: filepath.Join(root, ".cache", "bin")}
+	if dir := os.Getenv("CACHE_DIR"); dir != "" {
+		t.bin = filepath.Join(dir, "bin")
+	}
+	var missing []string
+	for _, n := range names {
+		if _, err := os.Stat(t.Path(n)); err != nil {
+			missing = append(missing, n)
+		}
+	}
+	if len(missing) > 0 {
+		cmd := exec.Command(filepath.Join(root, "hack", "tools.sh"), missing...)
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return nil, fmt.Errorf("cannot build %s with hack/tools.sh: %w", strings.Join(missing, ", "), err)
+		}
+	}
+	return t, nil
+}
+
+// Path is the path of a tool, or of a file next to the tools (kwok-stages.yaml).
+func (t *Tools) Path(name string) string {
+	// kwok's stages live next to kwok; the Kubernetes tools all in one directory.
+	return filepath.Join(t.bin, name)
+}
+
+// Build builds a command of the root module into dir and returns its path. The root module
+// is built on its own (GOWORK=off): it pins newer Kubernetes libraries than this one.
+func (t *Tools) Build(pkg, dir string) (string, error) {
+	out := filepath.Join(dir, filepath.Base(pkg))
+	cmd := exec.Command("go", "build", "-o", out, "./"+pkg)
+	cmd.Dir = t.Root
+	cmd.Env = append(os.Environ(), "GOWORK=off")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("cannot build %s: %v\n%s", pkg, err, b)
+	}
+	return out, nil
+}
+
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && strings.HasPrefix(string(b), rootModule) {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("no crossplane-jitsi repository above %s", dir)
+		}
+		dir = parent
+	}
+}
