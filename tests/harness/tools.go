@@ -81,3 +81,19 @@ func repoRoot() (string, error) {
 		dir = parent
 	}
 }
+
+// BuildTestProgram builds a command of the tests module (with build tags) into dir.
+func (t *Tools) BuildTestProgram(pkg, dir string, tags ...string) (string, error) {
+	out := filepath.Join(dir, filepath.Base(pkg))
+	args := []string{"build", "-o", out}
+	if len(tags) > 0 {
+		args = append(args, "-tags", strings.Join(tags, ","))
+	}
+	cmd := exec.Command("go", append(args, "./"+pkg)...)
+	cmd.Dir = filepath.Join(t.Root, "tests")
+	cmd.Env = append(os.Environ(), "GOWORK=off")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("cannot build %s: %v\n%s", pkg, err, b)
+	}
+	return out, nil
+}
