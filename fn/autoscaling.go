@@ -16,6 +16,12 @@ const stressMetric = "jitsi-stress-level"
 
 const metricConfigPrefix = "metric-config.pods." + stressMetric + ".json-path/"
 
+// scaleDownPolicyPeriodSeconds is the period of the one-bridge-at-a-time scale-down policy.
+// The HPA counts a period's limit from the replicas at its start, so bridges added within
+// the last period can go at once; a stabilization window of at least one period rules that
+// out, which is why the API requires it.
+const scaleDownPolicyPeriodSeconds = 60
+
 // jvbAutoscaler returns the HPA of the autoscaled strategy, or nothing for the static one.
 //
 // desired bridges = ceil(sum of stress_level / targetStressLevel). With the default 0.3 a
@@ -59,7 +65,7 @@ func jvbAutoscaler(in *instance) []composedObject {
 					StabilizationWindowSeconds: ptr.To(*spec.Autoscaling.ScaleDownStabilizationSeconds),
 					SelectPolicy:               ptr.To(autoscalingv2.MinChangePolicySelect),
 					Policies: []autoscalingv2.HPAScalingPolicy{
-						{Type: autoscalingv2.PodsScalingPolicy, Value: 1, PeriodSeconds: 60},
+						{Type: autoscalingv2.PodsScalingPolicy, Value: 1, PeriodSeconds: scaleDownPolicyPeriodSeconds},
 					},
 				},
 			},

@@ -320,7 +320,7 @@ func validateJVB(j *v1alpha1.JVBSpec, path *field.Path) field.ErrorList {
 			"must be between 0.01 and 1 (a bridge's stress_level is 0 when idle and 1 when full)"))
 	}
 	errs = append(errs, validateRange(autoscaling.Child("scaleDownStabilizationSeconds"),
-		int64(*j.Autoscaling.ScaleDownStabilizationSeconds), 0, 3600)...)
+		int64(*j.Autoscaling.ScaleDownStabilizationSeconds), scaleDownPolicyPeriodSeconds, 3600)...)
 
 	errs = append(errs, validateRange(path.Child("udpPort"), int64(*j.UDPPort), 1024, 65535)...)
 

@@ -172,9 +172,11 @@ type JVBAutoscaling struct {
 	TargetStressLevel *float64 `json:"targetStressLevel,omitempty"`
 
 	// ScaleDownStabilizationSeconds is how long the load must stay low before a bridge is
-	// removed. Bridges are removed one at a time, and each drains its conferences first.
+	// removed. Bridges are removed one at a time, at most one a minute, and each drains its
+	// conferences first. At least 60: the HPA counts its one-a-minute limit from the replicas
+	// a minute ago, so a shorter window could remove bridges it has just added all at once.
 	// +kubebuilder:default=600
-	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Minimum=60
 	// +kubebuilder:validation:Maximum=3600
 	// +optional
 	ScaleDownStabilizationSeconds *int32 `json:"scaleDownStabilizationSeconds,omitempty"`
