@@ -52,32 +52,8 @@ type autoscalerSuite struct {
 // driver makes them; the bridges run, one per node. Then bridges go away, and only the nodes
 // they left are removed: a node that still runs a bridge is never drained.
 func TestClusterAutoscalerAddsOneNodePerBridge(t *testing.T) {
-	c := startCluster(t)
+	s := startAutoscalerSuite(t, harness.Options{})
 	ctx := testContext(t, 10*time.Minute)
-	procs, err := harness.NewProcesses(filepath.Join(c.Dir, "tests"), t.Logf)
-	require.NoError(t, err)
-	t.Cleanup(procs.Stop)
-
-	// A base node for prosody, jicofo and web; it belongs to no node group.
-	addNode(t, c, "base-1", nil)
-
-	renderer, err := harness.StartFunction(ctx, tools, procs)
-	require.NoError(t, err)
-	applier, err := harness.NewApplier(c.Config, fieldManager)
-	require.NoError(t, err)
-	s := &autoscalerSuite{cluster: c, renderer: renderer, applier: applier}
-
-	certs, err := harness.NewMTLS(filepath.Join(procs.Dir, "tls"))
-	require.NoError(t, err)
-	// The group's own unneeded time (5m in the example) is what cluster-autoscaler uses, over
-	// its flag: shorten it for the test.
-	groupConfig := strings.Replace(jvbNodeGroupConfig, "unneededTime: 5m", "unneededTime: 10s", 1)
-	ns, err := harness.StartNodeScaler(ctx, tools, c, procs, []byte(groupConfig), certs, "jitsi-nodescaler")
-	require.NoError(t, err)
-	ca, err := tools.BuildTestProgram("cmd/cluster-autoscaler", procs.Dir, "externalgrpc")
-	require.NoError(t, err)
-	require.NoError(t, procs.Start("cluster-autoscaler", ca,
-		append(slices.Clone(autoscalerFlags), "--cloud-config="+ns.CloudConfig, "--kubeconfig="+c.Kubeconfig)...))
 
 	// Static bridges on dedicated JVB nodes, so that the test sets the number of bridges;
 	// the HPA would do it in production.
@@ -116,17 +92,58 @@ func TestClusterAutoscalerAddsOneNodePerBridge(t *testing.T) {
 	}
 }
 
+// startAutoscalerSuite starts a cluster with a base node (for prosody, jicofo and web; it
+// belongs to no node group), function-jitsi, jitsi-nodescaler with a kwok group of JVB
+// nodes, and cluster-autoscaler's loop.
+func startAutoscalerSuite(t *testing.T, opts harness.Options) *autoscalerSuite {
+	t.Helper()
+	c := startClusterWith(t, opts)
+	ctx := testContext(t, 3*time.Minute)
+	procs, err := harness.NewProcesses(filepath.Join(c.Dir, "tests"), t.Logf)
+	require.NoError(t, err)
+	t.Cleanup(procs.Stop)
+	addNode(t, c, "base-1", nil)
+
+	renderer, err := harness.StartFunction(ctx, tools, procs)
+	require.NoError(t, err)
+	applier, err := harness.NewApplier(c.Config, fieldManager)
+	require.NoError(t, err)
+
+	certs, err := harness.NewMTLS(filepath.Join(procs.Dir, "tls"))
+	require.NoError(t, err)
+	// The group's own unneeded time (5m in the example) is what cluster-autoscaler uses, over
+	// its flag: shorten it for the test.
+	groupConfig := strings.Replace(jvbNodeGroupConfig, "unneededTime: 5m", "unneededTime: 10s", 1)
+	ns, err := harness.StartNodeScaler(ctx, tools, c, procs, []byte(groupConfig), certs, "jitsi-nodescaler")
+	require.NoError(t, err)
+	ca, err := tools.BuildTestProgram("cmd/cluster-autoscaler", procs.Dir, "externalgrpc")
+	require.NoError(t, err)
+	require.NoError(t, procs.Start("cluster-autoscaler", ca,
+		append(slices.Clone(autoscalerFlags), "--cloud-config="+ns.CloudConfig, "--kubeconfig="+c.Kubeconfig)...))
+	return &autoscalerSuite{cluster: c, renderer: renderer, applier: applier}
+}
+
 // apply renders the sample claim with n static bridges on JVB nodes and applies it.
 func (s *autoscalerSuite) apply(t *testing.T, ctx context.Context, n int) {
+	t.Helper()
+	s.applyJVB(t, ctx, map[string]any{"type": "static", "replicas": int64(n)}, nil)
+}
+
+// applyJVB renders the sample claim, without jibri, with bridges on dedicated JVB nodes and
+// the given strategy and autoscaling settings, and applies it.
+func (s *autoscalerSuite) applyJVB(t *testing.T, ctx context.Context, strategy, autoscaling map[string]any) {
 	t.Helper()
 	xr := withSpec(t, "xr.yaml", func(spec map[string]any) {
 		spec["jibri"] = map[string]any{"enabled": false}
 		spec["jvb"] = map[string]any{
-			"strategy":     map[string]any{"type": "static", "replicas": int64(n)},
+			"strategy":     strategy,
 			"nodeSelector": map[string]any{"jitsi.org/role": "jvb"},
 			"tolerations": []any{map[string]any{
 				"key": "jitsi.org/role", "operator": "Equal", "value": "jvb", "effect": "NoSchedule",
 			}},
+		}
+		if autoscaling != nil {
+			spec["jvb"].(map[string]any)["autoscaling"] = autoscaling
 		}
 	})
 	r, err := s.renderer.Render(ctx, xr, "--xrd="+tools.XRD())

@@ -34,9 +34,15 @@ func TestMain(m *testing.M) {
 // failed or not. A failed suite names the directory of the components' logs.
 func startCluster(t *testing.T) *harness.Cluster {
 	t.Helper()
+	return startClusterWith(t, harness.Options{})
+}
+
+func startClusterWith(t *testing.T, opts harness.Options) *harness.Cluster {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	c, err := harness.Start(ctx, tools, filepath.Join(tools.Root, ".cache", "e2e"), harness.Options{Logf: t.Logf})
+	opts.Logf = t.Logf
+	c, err := harness.Start(ctx, tools, filepath.Join(tools.Root, ".cache", "e2e"), opts)
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		c.Stop()
