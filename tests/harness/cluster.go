@@ -188,6 +188,12 @@ func Start(ctx context.Context, tools *Tools, root string, opts Options) (c *Clu
 	if err != nil {
 		return c, err
 	}
+	// Certificates in memory, not as file paths: client-go watches certificate files, and
+	// would complain for the rest of the run once this cluster's directory is removed.
+	if err := rest.LoadTLSFiles(c.Config); err != nil {
+		return c, err
+	}
+	c.Config.CAFile, c.Config.CertFile, c.Config.KeyFile = "", "", ""
 	c.Config.QPS, c.Config.Burst = 200, 400
 	c.Client, err = kubernetes.NewForConfig(c.Config)
 	if err != nil {
