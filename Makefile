@@ -47,6 +47,10 @@ render-static: ## Render the static, jibri-less example.
 validate: ## Validate every example offline with crossplane resource validate.
 	hack/validate.sh
 
+.PHONY: package
+package: ## Build the Function and Configuration packages and the node scaler image into _output (PUSH=1 pushes them).
+	hack/package.sh
+
 .PHONY: vet
 vet: ## go vet the root module.
 	go vet ./...

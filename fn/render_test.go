@@ -330,3 +330,13 @@ func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
 }
+
+// TestPackagedCompositionIsTheExample: the Configuration package ships the Composition that
+// the examples render with.
+func TestPackagedCompositionIsTheExample(t *testing.T) {
+	example, err := os.ReadFile(filepath.Join(examplesDir, "composition.yaml"))
+	require.NoError(t, err)
+	packaged, err := os.ReadFile("../package/configuration/composition.yaml")
+	require.NoError(t, err)
+	assert.Equal(t, string(example), string(packaged), "copy examples/composition.yaml to package/configuration/")
+}

@@ -6,6 +6,7 @@
 #   hack/tools.sh crossplane crossplane-core     # the CLI and the render engine
 #   hack/tools.sh kube etcd kwok                 # a local control plane for tests/
 #   hack/tools.sh protoc-gen                     # protoc-gen-go and protoc-gen-go-grpc
+#   hack/tools.sh crane                          # container images and registries without Docker
 #   hack/tools.sh all
 #
 # Why the detours: the proxy serves exact versions only (no version lists), so `go install
@@ -26,6 +27,7 @@ ETCD_VERSION=v3.6.5              # go.etcd.io/etcd/server/v3
 KWOK_VERSION=v0.8.0              # sigs.k8s.io/kwok
 PROTOBUF_VERSION=v1.36.11        # google.golang.org/protobuf (protoc-gen-go)
 PROTOC_GEN_GO_GRPC_VERSION=v1.5.1
+CRANE_VERSION=v0.21.9            # github.com/google/go-containerregistry (images without Docker)
 
 export GOWORK=off GOFLAGS=-buildvcs=false
 mkdir -p "$BIN" "$BUILD"
@@ -150,7 +152,13 @@ build_protoc_gen() {
   fi
 }
 
-[ $# -gt 0 ] || { echo "usage: $0 crossplane|crossplane-core|kube|etcd|kwok|protoc-gen|all ..." >&2; exit 2; }
+build_crane() {
+  have crane && return 0
+  log "building crane $CRANE_VERSION"
+  GOBIN=$BIN go install -trimpath -ldflags "-s -w" "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION"
+}
+
+[ $# -gt 0 ] || { echo "usage: $0 crossplane|crossplane-core|kube|etcd|kwok|protoc-gen|crane|all ..." >&2; exit 2; }
 for tool in "$@"; do
   case "$tool" in
     crossplane) build_crossplane ;;
@@ -159,7 +167,8 @@ for tool in "$@"; do
     etcd) build_etcd ;;
     kwok) build_kwok ;;
     protoc-gen) build_protoc_gen ;;
-    all) build_crossplane; build_crossplane_core; build_etcd; build_kwok; build_kube; build_protoc_gen ;;
+    crane) build_crane ;;
+    all) build_crossplane; build_crossplane_core; build_etcd; build_kwok; build_kube; build_protoc_gen; build_crane ;;
     *) echo "unknown tool $tool" >&2; exit 2 ;;
   esac
 done

@@ -22,7 +22,7 @@ var tools *harness.Tools
 func TestMain(m *testing.M) {
 	var err error
 	tools, err = harness.FindTools("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok",
-		"crossplane", "crossplane-core")
+		"crossplane", "crossplane-core", "crane")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

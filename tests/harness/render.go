@@ -27,6 +27,11 @@ func StartFunction(ctx context.Context, tools *Tools, procs *Processes) (*Render
 	if err != nil {
 		return nil, err
 	}
+	return StartFunctionBinary(ctx, tools, procs, bin)
+}
+
+// StartFunctionBinary starts a function-jitsi binary among procs, on a free loopback port.
+func StartFunctionBinary(ctx context.Context, tools *Tools, procs *Processes, bin string) (*Renderer, error) {
 	port, err := FreePort()
 	if err != nil {
 		return nil, err
