@@ -27,10 +27,14 @@ registry_pid=
 crane() { "$BIN/crane" --insecure "$@"; }
 
 # crane assembles images in a registry: run a throwaway one on loopback.
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+for _ in $(seq 20); do
+  port=$((20000 + RANDOM % 40000))
+  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break # nothing listens there
+done
 "$BIN/crane" registry serve --address="127.0.0.1:$port" > "$work/registry.log" 2>&1 &
 registry_pid=$!
 for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+kill -0 $registry_pid 2>/dev/null || { cat "$work/registry.log" >&2; exit 1; }
 scratch=127.0.0.1:$port
 
 # image NAME PACKAGE PORT: a static linux/amd64 image holding one binary, run as 65532.
