@@ -1,7 +1,6 @@
 package main
 
 import (
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -16,7 +15,6 @@ func jibri(in *instance) []composedObject {
 	if !in.jibriEnabled() {
 		return nil
 	}
-	name := in.objectName(componentJibri)
 	shm := resource.MustParse("2Gi")
 	volumes, mounts := scratchVolumes("256Mi")
 	volumes = append(volumes,
@@ -38,43 +36,25 @@ func jibri(in *instance) []composedObject {
 		envVar("DISPLAY", ":0"),
 	)
 
-	deployment := &appsv1.Deployment{
-		ObjectMeta: in.objectMeta(name, componentJibri),
-		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr.To(*in.spec.Jibri.Replicas),
-			Selector: &metav1.LabelSelector{MatchLabels: in.selectorLabels(componentJibri)},
-			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: in.labels(componentJibri)},
-				Spec: corev1.PodSpec{
-					// Recording is CPU-heavy: keep it off the bridges' nodes when possible.
-					Affinity: &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
-						PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{
-							Weight: 100,
-							PodAffinityTerm: corev1.PodAffinityTerm{
-								LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{
-									labelName: appName, labelComponent: componentJVB,
-								}},
-								TopologyKey: corev1.LabelHostname,
-							},
-						}},
-					}},
-					SecurityContext: podSecurityContext(),
-					Containers: []corev1.Container{{
-						Name:            componentJibri,
-						Image:           in.image(componentJibri),
-						ImagePullPolicy: *in.spec.Image.PullPolicy,
-						Env:             env,
-						Ports:           []corev1.ContainerPort{{Name: "http", ContainerPort: portJibriAPI, Protocol: corev1.ProtocolTCP}},
-						ReadinessProbe:  httpProbe("/jibri/api/v1.0/health", portJibriAPI),
-						Resources:       requests("1", "2Gi"),
-						SecurityContext: containerSecurityContext(),
-						VolumeMounts:    mounts,
-					}},
-					Volumes: volumes,
-				},
+	deployment := in.deployment(componentJibri, corev1.Container{
+		Env:            env,
+		Ports:          []corev1.ContainerPort{{Name: "http", ContainerPort: portJibriAPI, Protocol: corev1.ProtocolTCP}},
+		ReadinessProbe: httpProbe("/jibri/api/v1.0/health", portJibriAPI),
+		Resources:      requests("1", "2Gi"),
+		VolumeMounts:   mounts,
+	}, volumes)
+	deployment.Spec.Replicas = ptr.To(*in.spec.Jibri.Replicas)
+	// Recording is CPU-heavy: keep it off the bridges' nodes when possible.
+	deployment.Spec.Template.Spec.Affinity = &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
+		PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{
+			Weight: 100,
+			PodAffinityTerm: corev1.PodAffinityTerm{
+				LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{
+					labelName: appName, labelComponent: componentJVB,
+				}},
+				TopologyKey: corev1.LabelHostname,
 			},
-		},
-	}
+		}},
+	}}
 	return []composedObject{{resourceJibri, deployment}}
 }

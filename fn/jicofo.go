@@ -1,10 +1,7 @@
 package main
 
 import (
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 )
 
 // regionBasedSelection keeps a participant on a bridge of their region and, with a single
@@ -17,7 +14,6 @@ const regionBasedSelection = "RegionBasedBridgeSelectionStrategy"
 // Its REST API is enabled (on 0.0.0.0:8888) for /stats and /about/health. There is one
 // jicofo per installation, so the Deployment uses Recreate.
 func jicofo(in *instance) []composedObject {
-	name := in.objectName(componentJicofo)
 	volumes, mounts := scratchVolumes("16Mi")
 	env := append(in.commonEnv(),
 		in.secretEnv(keyJicofoPassword),
@@ -35,31 +31,12 @@ func jicofo(in *instance) []composedObject {
 		)
 	}
 
-	deployment := &appsv1.Deployment{
-		ObjectMeta: in.objectMeta(name, componentJicofo),
-		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr.To(int32(1)),
-			Selector: &metav1.LabelSelector{MatchLabels: in.selectorLabels(componentJicofo)},
-			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: in.labels(componentJicofo), Annotations: notSafeToEvict},
-				Spec: corev1.PodSpec{
-					SecurityContext: podSecurityContext(),
-					Containers: []corev1.Container{{
-						Name:            componentJicofo,
-						Image:           in.image(componentJicofo),
-						ImagePullPolicy: *in.spec.Image.PullPolicy,
-						Env:             env,
-						Ports:           []corev1.ContainerPort{{Name: "http", ContainerPort: portJicofoREST, Protocol: corev1.ProtocolTCP}},
-						ReadinessProbe:  httpProbe("/about/health", portJicofoREST),
-						Resources:       requests("100m", "512Mi"),
-						SecurityContext: containerSecurityContext(),
-						VolumeMounts:    mounts,
-					}},
-					Volumes: volumes,
-				},
-			},
-		},
-	}
+	deployment := singleton(in.deployment(componentJicofo, corev1.Container{
+		Env:            env,
+		Ports:          []corev1.ContainerPort{{Name: "http", ContainerPort: portJicofoREST, Protocol: corev1.ProtocolTCP}},
+		ReadinessProbe: httpProbe("/about/health", portJicofoREST),
+		Resources:      requests("100m", "512Mi"),
+		VolumeMounts:   mounts,
+	}, volumes))
 	return []composedObject{{resourceJicofo, deployment}}
 }

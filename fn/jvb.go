@@ -45,7 +45,6 @@ exit 0
 // old one has left its node, a rolling update must not surge (maxSurge 0).
 func jvb(in *instance) []composedObject {
 	spec := &in.spec.JVB
-	name := in.objectName(componentJVB)
 	maxDuration := spec.GracefulShutdown.MaxDuration.Duration
 	graceSeconds := int64(maxDuration.Seconds()) + shuttingDownDelaySeconds + terminationMarginSeconds
 
@@ -95,47 +94,29 @@ func jvb(in *instance) []composedObject {
 		resources = *spec.Resources
 	}
 
-	deployment := &appsv1.Deployment{
-		ObjectMeta: in.objectMeta(name, componentJVB),
-		Spec: appsv1.DeploymentSpec{
-			Selector: &metav1.LabelSelector{MatchLabels: in.selectorLabels(componentJVB)},
-			Strategy: appsv1.DeploymentStrategy{
-				Type: appsv1.RollingUpdateDeploymentStrategyType,
-				RollingUpdate: &appsv1.RollingUpdateDeployment{
-					MaxSurge:       ptr.To(intstr.FromInt32(0)),
-					MaxUnavailable: ptr.To(intstr.FromString("25%")),
-				},
-			},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: in.labels(componentJVB), Annotations: notSafeToEvict},
-				Spec: corev1.PodSpec{
-					TerminationGracePeriodSeconds: ptr.To(graceSeconds),
-					Affinity:                      jvbAffinity(),
-					NodeSelector:                  spec.NodeSelector,
-					Tolerations:                   spec.Tolerations,
-					SecurityContext:               podSecurityContext(),
-					Containers: []corev1.Container{{
-						Name:            componentJVB,
-						Image:           in.image(componentJVB),
-						ImagePullPolicy: *in.spec.Image.PullPolicy,
-						Env:             env,
-						Ports: []corev1.ContainerPort{
-							{Name: "media", ContainerPort: *spec.UDPPort, HostPort: *spec.UDPPort, Protocol: corev1.ProtocolUDP},
-							{Name: "http", ContainerPort: portJVBREST, Protocol: corev1.ProtocolTCP},
-						},
-						ReadinessProbe: httpProbe("/about/health", portJVBREST),
-						Lifecycle: &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{
-							Exec: &corev1.ExecAction{Command: []string{"/bin/sh", "-c", gracefulShutdownHook}},
-						}},
-						Resources:       resources,
-						SecurityContext: containerSecurityContext(),
-						VolumeMounts:    mounts,
-					}},
-					Volumes: volumes,
-				},
-			},
+	deployment := in.deployment(componentJVB, corev1.Container{
+		Env: env,
+		Ports: []corev1.ContainerPort{
+			{Name: "media", ContainerPort: *spec.UDPPort, HostPort: *spec.UDPPort, Protocol: corev1.ProtocolUDP},
+			{Name: "http", ContainerPort: portJVBREST, Protocol: corev1.ProtocolTCP},
 		},
+		ReadinessProbe: httpProbe("/about/health", portJVBREST),
+		Lifecycle: &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{
+			Exec: &corev1.ExecAction{Command: []string{"/bin/sh", "-c", gracefulShutdownHook}},
+		}},
+		Resources:    resources,
+		VolumeMounts: mounts,
+	}, volumes)
+	deployment.Spec.Strategy.RollingUpdate = &appsv1.RollingUpdateDeployment{
+		MaxSurge:       ptr.To(intstr.FromInt32(0)),
+		MaxUnavailable: ptr.To(intstr.FromString("25%")),
 	}
+	deployment.Spec.Template.Annotations = notSafeToEvict
+	pod := &deployment.Spec.Template.Spec
+	pod.TerminationGracePeriodSeconds = ptr.To(graceSeconds)
+	pod.Affinity = jvbAffinity()
+	pod.NodeSelector = spec.NodeSelector
+	pod.Tolerations = spec.Tolerations
 	if !in.autoscaled() {
 		deployment.Spec.Replicas = ptr.To(*spec.Strategy.Replicas)
 	}

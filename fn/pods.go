@@ -4,8 +4,10 @@ import (
 	"strconv"
 	"strings"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 )
@@ -140,3 +142,39 @@ func tcpProbe(port int32) *corev1.Probe {
 // notSafeToEvict keeps cluster-autoscaler from draining the node under a pod whose restart
 // would cut conferences. Such a node is never picked for scale-down while the pod runs.
 var notSafeToEvict = map[string]string{"cluster-autoscaler.kubernetes.io/safe-to-evict": "false"}
+
+// deployment is the Deployment every component shares: pods of one container of the
+// component's image, run unprivileged, selected by the component's labels. The container
+// brings what is the component's own (env, ports, probe, resources, mounts); callers set
+// replicas, strategy and placement on the result.
+func (in *instance) deployment(component string, c corev1.Container, volumes []corev1.Volume) *appsv1.Deployment {
+	c.Name = component
+	c.Image = in.image(component)
+	c.ImagePullPolicy = *in.spec.Image.PullPolicy
+	c.SecurityContext = containerSecurityContext()
+	return &appsv1.Deployment{
+		ObjectMeta: in.objectMeta(in.objectName(component), component),
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: in.selectorLabels(component)},
+			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: in.labels(component)},
+				Spec: corev1.PodSpec{
+					SecurityContext: podSecurityContext(),
+					Containers:      []corev1.Container{c},
+					Volumes:         volumes,
+				},
+			},
+		},
+	}
+}
+
+// singleton makes a Deployment run exactly one pod, replaced rather than rolled, which
+// cluster-autoscaler never evicts: prosody and jicofo hold every conference's state, and two
+// of either would split it.
+func singleton(d *appsv1.Deployment) *appsv1.Deployment {
+	d.Spec.Replicas = ptr.To(int32(1))
+	d.Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}
+	d.Spec.Template.Annotations = notSafeToEvict
+	return d
+}

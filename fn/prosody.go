@@ -3,11 +3,8 @@ package main
 import (
 	"strconv"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/utils/ptr"
 )
 
 // prosody returns the XMPP server every other component logs in to, and its Service.
@@ -40,36 +37,17 @@ func prosody(in *instance) []composedObject {
 		)
 	}
 
-	deployment := &appsv1.Deployment{
-		ObjectMeta: in.objectMeta(name, componentProsody),
-		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr.To(int32(1)),
-			Selector: &metav1.LabelSelector{MatchLabels: in.selectorLabels(componentProsody)},
-			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: in.labels(componentProsody), Annotations: notSafeToEvict},
-				Spec: corev1.PodSpec{
-					SecurityContext: podSecurityContext(),
-					Containers: []corev1.Container{{
-						Name:            componentProsody,
-						Image:           in.image(componentProsody),
-						ImagePullPolicy: *in.spec.Image.PullPolicy,
-						Env:             env,
-						Ports: []corev1.ContainerPort{
-							{Name: "xmpp-c2s", ContainerPort: portXMPPClient, Protocol: corev1.ProtocolTCP},
-							{Name: "http", ContainerPort: portXMPPHTTP, Protocol: corev1.ProtocolTCP},
-							{Name: "xmpp-component", ContainerPort: portXMPPComponent, Protocol: corev1.ProtocolTCP},
-						},
-						ReadinessProbe:  tcpProbe(portXMPPClient),
-						Resources:       requests("100m", "256Mi"),
-						SecurityContext: containerSecurityContext(),
-						VolumeMounts:    mounts,
-					}},
-					Volumes: volumes,
-				},
-			},
+	deployment := singleton(in.deployment(componentProsody, corev1.Container{
+		Env: env,
+		Ports: []corev1.ContainerPort{
+			{Name: "xmpp-c2s", ContainerPort: portXMPPClient, Protocol: corev1.ProtocolTCP},
+			{Name: "http", ContainerPort: portXMPPHTTP, Protocol: corev1.ProtocolTCP},
+			{Name: "xmpp-component", ContainerPort: portXMPPComponent, Protocol: corev1.ProtocolTCP},
 		},
-	}
+		ReadinessProbe: tcpProbe(portXMPPClient),
+		Resources:      requests("100m", "256Mi"),
+		VolumeMounts:   mounts,
+	}, volumes))
 
 	service := &corev1.Service{
 		ObjectMeta: in.objectMeta(name, componentProsody),

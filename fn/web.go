@@ -3,10 +3,8 @@ package main
 import (
 	"maps"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 )
@@ -36,32 +34,14 @@ func web(in *instance) []composedObject {
 		envVar("DEPLOYMENTINFO_USERREGION", *in.spec.Region),
 	)
 
-	deployment := &appsv1.Deployment{
-		ObjectMeta: in.objectMeta(name, componentWeb),
-		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr.To(*in.spec.Web.Replicas),
-			Selector: &metav1.LabelSelector{MatchLabels: in.selectorLabels(componentWeb)},
-			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: in.labels(componentWeb)},
-				Spec: corev1.PodSpec{
-					SecurityContext: podSecurityContext(),
-					Containers: []corev1.Container{{
-						Name:            componentWeb,
-						Image:           in.image(componentWeb),
-						ImagePullPolicy: *in.spec.Image.PullPolicy,
-						Env:             env,
-						Ports:           []corev1.ContainerPort{{Name: "http", ContainerPort: portWebHTTP, Protocol: corev1.ProtocolTCP}},
-						ReadinessProbe:  httpProbe("/", portWebHTTP),
-						Resources:       requests("50m", "64Mi"),
-						SecurityContext: containerSecurityContext(),
-						VolumeMounts:    mounts,
-					}},
-					Volumes: volumes,
-				},
-			},
-		},
-	}
+	deployment := in.deployment(componentWeb, corev1.Container{
+		Env:            env,
+		Ports:          []corev1.ContainerPort{{Name: "http", ContainerPort: portWebHTTP, Protocol: corev1.ProtocolTCP}},
+		ReadinessProbe: httpProbe("/", portWebHTTP),
+		Resources:      requests("50m", "64Mi"),
+		VolumeMounts:   mounts,
+	}, volumes)
+	deployment.Spec.Replicas = ptr.To(*in.spec.Web.Replicas)
 
 	service := &corev1.Service{
 		ObjectMeta: in.objectMeta(name, componentWeb),

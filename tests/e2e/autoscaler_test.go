@@ -99,9 +99,7 @@ func startAutoscalerSuite(t *testing.T, opts harness.Options) *autoscalerSuite {
 	t.Helper()
 	c := startClusterWith(t, opts)
 	ctx := testContext(t, 3*time.Minute)
-	procs, err := harness.NewProcesses(filepath.Join(c.Dir, "tests"), t.Logf)
-	require.NoError(t, err)
-	t.Cleanup(procs.Stop)
+	procs := testProcesses(t, c)
 	addNode(t, c, "base-1", nil)
 
 	renderer, err := harness.StartFunction(ctx, tools, procs)

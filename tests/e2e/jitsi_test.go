@@ -45,9 +45,7 @@ type jitsiSuite struct {
 func TestJitsiOnCluster(t *testing.T) {
 	c := startCluster(t)
 	ctx := testContext(t, 15*time.Minute)
-	procs, err := harness.NewProcesses(filepath.Join(c.Dir, "tests"), t.Logf)
-	require.NoError(t, err)
-	t.Cleanup(procs.Stop)
+	procs := testProcesses(t, c)
 	renderer, err := harness.StartFunction(ctx, tools, procs)
 	require.NoError(t, err)
 	applier, err := harness.NewApplier(c.Config, fieldManager)

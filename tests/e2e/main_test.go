@@ -75,3 +75,14 @@ func addNode(t *testing.T, c *harness.Cluster, name string, labels map[string]st
 	_, err := c.Client.CoreV1().Nodes().Create(context.Background(), harness.KwokNode(name, labels, nodeCapacity), metav1.CreateOptions{})
 	require.NoError(t, err)
 }
+
+// testProcesses holds the processes a suite starts besides the control plane (the function,
+// the node scaler, cluster-autoscaler): their logs sit next to the cluster's, and they stop
+// before it.
+func testProcesses(t *testing.T, c *harness.Cluster) *harness.Processes {
+	t.Helper()
+	procs, err := harness.NewProcesses(filepath.Join(c.Dir, "tests"), t.Logf)
+	require.NoError(t, err)
+	t.Cleanup(procs.Stop)
+	return procs
+}

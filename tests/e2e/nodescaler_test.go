@@ -46,9 +46,7 @@ const groupLabel = "nodescaler.jit.si/node-group"
 func TestNodeScalerContract(t *testing.T) {
 	c := startCluster(t)
 	ctx := testContext(t, 5*time.Minute)
-	procs, err := harness.NewProcesses(filepath.Join(c.Dir, "tests"), t.Logf)
-	require.NoError(t, err)
-	t.Cleanup(procs.Stop)
+	procs := testProcesses(t, c)
 	certs, err := harness.NewMTLS(filepath.Join(procs.Dir, "tls"))
 	require.NoError(t, err)
 	ns, err := harness.StartNodeScaler(ctx, tools, c, procs, []byte(jvbNodeGroupConfig), certs, "jitsi-nodescaler")

@@ -101,22 +101,20 @@ func (d *Driver) resource(g *group) (dynamic.ResourceInterface, error) {
 	return d.dynamic.Resource(mapping.Resource), nil
 }
 
-func (d *Driver) lookup(id string) (*group, error) {
+// groupResource returns a group's settings and the client of its composites.
+func (d *Driver) groupResource(id string) (*group, dynamic.ResourceInterface, error) {
 	g, ok := d.groups[id]
 	if !ok {
-		return nil, fmt.Errorf("%w %q", driver.ErrInvalidGroup, id)
+		return nil, nil, fmt.Errorf("%w %q", driver.ErrInvalidGroup, id)
 	}
-	return g, nil
+	res, err := d.resource(g)
+	return g, res, err
 }
 
 // Create makes count composites. Each one's spec is the configured spec plus nodeGroup and
 // node: the labels (the group label among them) and taints its kubelet must register with.
 func (d *Driver) Create(ctx context.Context, groupID string, count int) ([]driver.Instance, error) {
-	g, err := d.lookup(groupID)
-	if err != nil {
-		return nil, err
-	}
-	res, err := d.resource(g)
+	g, res, err := d.groupResource(groupID)
 	if err != nil {
 		return nil, err
 	}
@@ -173,11 +171,7 @@ func placeholderID(obj *unstructured.Unstructured) string {
 
 // Delete deletes the composites behind the ids; Crossplane then deletes their VMs.
 func (d *Driver) Delete(ctx context.Context, groupID string, ids []string) error {
-	g, err := d.lookup(groupID)
-	if err != nil {
-		return err
-	}
-	res, err := d.resource(g)
+	g, res, err := d.groupResource(groupID)
 	if err != nil {
 		return err
 	}
@@ -227,11 +221,7 @@ func (d *Driver) instanceID(g *group, obj *unstructured.Unstructured) string {
 // HasInstance), so List also deletes the group's Nodes that no composite stands behind any
 // more, once they are older than the orphan grace period.
 func (d *Driver) List(ctx context.Context, groupID string) ([]driver.Instance, error) {
-	g, err := d.lookup(groupID)
-	if err != nil {
-		return nil, err
-	}
-	res, err := d.resource(g)
+	g, res, err := d.groupResource(groupID)
 	if err != nil {
 		return nil, err
 	}
