@@ -45,7 +45,11 @@ func startClusterWith(t *testing.T, opts harness.Options) *harness.Cluster {
 	c, err := harness.Start(ctx, tools, filepath.Join(tools.Root, ".cache", "e2e"), opts)
 	require.NoError(t, err)
 	t.Cleanup(func() {
+		pids := c.Running()
 		c.Stop()
+		if alive := harness.Alive(pids); len(alive) > 0 {
+			t.Errorf("processes still alive after the cluster stopped: %v", alive)
+		}
 		if t.Failed() {
 			t.Logf("cluster logs: %s", c.Processes.LogDir)
 			return
@@ -83,6 +87,12 @@ func testProcesses(t *testing.T, c *harness.Cluster) *harness.Processes {
 	t.Helper()
 	procs, err := harness.NewProcesses(filepath.Join(c.Dir, "tests"), t.Logf)
 	require.NoError(t, err)
-	t.Cleanup(procs.Stop)
+	t.Cleanup(func() {
+		pids := procs.Running()
+		procs.Stop()
+		if alive := harness.Alive(pids); len(alive) > 0 {
+			t.Errorf("processes still alive after the suite: %v", alive)
+		}
+	})
 	return procs
 }

@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -321,13 +320,4 @@ func KwokNode(name string, labels map[string]string, capacity corev1.ResourceLis
 		Spec:   corev1.NodeSpec{ProviderID: "kwok://" + name},
 		Status: corev1.NodeStatus{Capacity: capacity, Allocatable: capacity},
 	}
-}
-
-// String describes the cluster for logs.
-func (c *Cluster) String() string {
-	var names []string
-	for _, p := range c.list {
-		names = append(names, fmt.Sprintf("%s(%d)", p.name, p.cmd.Process.Pid))
-	}
-	return fmt.Sprintf("cluster in %s: %s", c.Dir, strings.Join(names, " "))
 }

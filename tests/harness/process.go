@@ -111,3 +111,14 @@ func (ps *Processes) Running() []int {
 	}
 	return pids
 }
+
+// Alive returns those of pids that are still processes.
+func Alive(pids []int) []int {
+	var out []int
+	for _, pid := range pids {
+		if err := syscall.Kill(pid, 0); err == nil || !errors.Is(err, syscall.ESRCH) {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
