@@ -407,7 +407,7 @@ func validateIngress(i *v1alpha1.IngressSpec, path *field.Path) field.ErrorList 
 		errs = append(errs, field.Invalid(path.Child("className"), "", "must not be empty when set"))
 	}
 	for k := range i.Annotations {
-		for _, msg := range validation.IsQualifiedName(strings.ToLower(k)) {
+		for _, msg := range validation.IsQualifiedName(k) {
 			errs = append(errs, field.Invalid(path.Child("annotations").Key(k), k, msg))
 		}
 	}
