@@ -18,7 +18,7 @@ type CLI struct {
 
 	Network            string `default:"tcp"   help:"Network on which to listen for gRPC connections."`
 	Address            string `default:":9443" help:"Address at which to listen for gRPC connections."`
-	TLSCertsDir        string `env:"TLS_SERVER_CERTS_DIR" help:"Directory containing server certs (tls.key, tls.crt) and the CA used to verify client certificates (ca.crt)"`
+	TLSCertsDir        string `name:"tls-server-certs-dir" aliases:"tls-certs-dir" env:"TLS_SERVER_CERTS_DIR" help:"Directory containing server certs (tls.key, tls.crt) and the CA used to verify client certificates (ca.crt)."`
 	Insecure           bool   `help:"Run without mTLS credentials. If you supply this flag --tls-certs-dir will be ignored."`
 	MaxRecvMessageSize int    `default:"4" help:"Maximum size of received messages in MB."`
 	MetricsAddress     string `default:":8080" help:"Address of the Prometheus metrics server. Empty disables it."`
