@@ -58,7 +58,7 @@ have() { [ -x "$BIN/$1" ]; }
 build_crossplane() {
   have crossplane && return 0
   local src
-  log "building crossplane CLI $CROSSPLANE_CLI_VERSION (cold: ~9 min on 2 cores)"
+  log "building crossplane CLI $CROSSPLANE_CLI_VERSION (cold: ~4 min on 2 cores)"
   src=$(copy_module "github.com/crossplane/cli/v2@$CROSSPLANE_CLI_VERSION" crossplane-cli)
   (cd "$src" && go build -trimpath \
     -ldflags "-s -w -X github.com/crossplane/crossplane-runtime/v2/pkg/version.version=$CROSSPLANE_CLI_VERSION" \
@@ -69,7 +69,7 @@ build_crossplane() {
 build_crossplane_core() {
   have crossplane-core && return 0
   local src
-  log "building crossplane core $CROSSPLANE_CORE_VERSION as the render engine (cold: ~3 min)"
+  log "building crossplane core $CROSSPLANE_CORE_VERSION as the render engine (cold: ~2 min)"
   src=$(copy_module "github.com/crossplane/crossplane/v2@$CROSSPLANE_CORE_VERSION" crossplane-core)
   # The core's go.mod replaces its apis module with ./apis, a nested module that is not in the
   # module zip; the published apis module at the same version is identical.
@@ -112,7 +112,7 @@ build_kube() {
     ld+=" -X $p.gitVersion=$KUBERNETES_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor"
     ld+=" -X $p.gitTreeState=clean -X $p.buildDate=$bd"
   done
-  log "building ${want[*]##*/} $KUBERNETES_VERSION (cold: ~12 min on 2 cores)"
+  log "building ${want[*]##*/} $KUBERNETES_VERSION (cold: ~5.5 min on 2 cores)"
   (cd "$w" && go mod tidy && go build -trimpath -ldflags "$ld" -o "$BIN/" "${want[@]}")
 }
 

@@ -393,10 +393,11 @@ func (s *jitsiSuite) rollingUpdate(t *testing.T, ctx context.Context) {
 	report := s.applier.Apply(ctx, harness.WithoutOwners(r.Composed))
 	require.Empty(t, report.Rejected(), report.String())
 
-	maxPods, d := s.waitForRollout(t, ctx)
-	t.Logf("rolling update of %d bridges completed in %s; at most %d bridge pods at once", jvbReplicas,
-		time.Since(start).Round(100*time.Millisecond), maxPods)
-	assert.LessOrEqual(t, maxPods, jvbReplicas, "maxSurge 0: never more bridges than replicas")
+	peak, d := s.waitForRollout(t, ctx)
+	t.Logf("rolling update of %d bridges completed in %s; at most %d replicas wanted and %d bridges on nodes at once",
+		jvbReplicas, time.Since(start).Round(100*time.Millisecond), peak.desired, peak.scheduled)
+	assert.LessOrEqual(t, peak.desired, int32(jvbReplicas), "maxSurge 0: never more replicas than wanted")
+	assert.LessOrEqual(t, peak.scheduled, jvbReplicas, "never a bridge more on the nodes: no node needed for the rollout")
 	assert.Equal(t, "ghcr.io/jitsi/jvb:stable-11146-3", d.Spec.Template.Spec.Containers[0].Image)
 	running, _, err := s.bridges(ctx)
 	require.NoError(t, err)
@@ -404,27 +405,39 @@ func (s *jitsiSuite) rollingUpdate(t *testing.T, ctx context.Context) {
 	s.sample = r
 }
 
-// waitForRollout waits until every bridge runs the Deployment's current template, and
-// returns the most bridge pods (not being deleted) seen at once meanwhile: a surge would show
-// one more than replicas.
-func (s *jitsiSuite) waitForRollout(t *testing.T, ctx context.Context) (int, *appsv1.Deployment) {
+// waitForRollout waits until every bridge runs the Deployment's current template. Meanwhile
+// it samples what a surge would raise: the ReplicaSets' desired replicas summed (what
+// maxSurge bounds) and the bridges scheduled on nodes (what would need an extra node). Pod
+// objects alone may be one over for an instant: the new ReplicaSet can create its pod before
+// the old one's controller marks the old pod deleted, and that pod waits for the node anyway.
+func (s *jitsiSuite) waitForRollout(t *testing.T, ctx context.Context) (rolloutPeak, *appsv1.Deployment) {
 	t.Helper()
-	maxPods := 0
+	var peak rolloutPeak
 	var d *appsv1.Deployment
+	selector := metav1.ListOptions{LabelSelector: "app.kubernetes.io/instance=jitsi-sample,app.kubernetes.io/component=jvb"}
 	err := harness.Poll(ctx, 3*time.Minute, func() (bool, error) {
-		pods, err := s.cluster.Client.CoreV1().Pods(sampleNamespace).List(ctx, metav1.ListOptions{
-			LabelSelector: "app.kubernetes.io/instance=jitsi-sample,app.kubernetes.io/component=jvb",
-		})
+		sets, err := s.cluster.Client.AppsV1().ReplicaSets(sampleNamespace).List(ctx, selector)
 		if err != nil {
 			return false, err
 		}
-		live := 0
-		for _, p := range pods.Items {
-			if p.DeletionTimestamp == nil {
-				live++
+		desired := int32(0)
+		for _, rs := range sets.Items {
+			if rs.Spec.Replicas != nil {
+				desired += *rs.Spec.Replicas
 			}
 		}
-		maxPods = max(maxPods, live)
+		peak.desired = max(peak.desired, desired)
+		pods, err := s.cluster.Client.CoreV1().Pods(sampleNamespace).List(ctx, selector)
+		if err != nil {
+			return false, err
+		}
+		scheduled := 0
+		for _, p := range pods.Items {
+			if p.DeletionTimestamp == nil && p.Spec.NodeName != "" {
+				scheduled++
+			}
+		}
+		peak.scheduled = max(peak.scheduled, scheduled)
 		d, err = s.cluster.Client.AppsV1().Deployments(sampleNamespace).Get(ctx, jvbName, metav1.GetOptions{})
 		if err != nil {
 			return false, err
@@ -433,7 +446,13 @@ func (s *jitsiSuite) waitForRollout(t *testing.T, ctx context.Context) (int, *ap
 			d.Status.AvailableReplicas == jvbReplicas && d.Status.Replicas == jvbReplicas, nil
 	})
 	require.NoError(t, err, "the rollout did not complete: %+v", d.Status)
-	return maxPods, d
+	return peak, d
+}
+
+// rolloutPeak is the most seen at once during a rollout.
+type rolloutPeak struct {
+	desired   int32 // the ReplicaSets' replicas, summed
+	scheduled int   // bridges on nodes, not being deleted
 }
 
 // jibriRemoved turns jibri off in the claim, renders and applies again, and prunes what the
@@ -493,4 +512,20 @@ func (s *jitsiSuite) surgeWouldDeadlock(t *testing.T, ctx context.Context) {
 	require.Len(t, pending, 1, "the surge bridge waits for a node that never comes")
 	msg, _ := unschedulableReason(pending[0])
 	assert.Contains(t, msg, "didn't have free ports")
+	sets, err := s.cluster.Client.AppsV1().ReplicaSets(sampleNamespace).List(ctx, metav1.ListOptions{
+		LabelSelector: "app.kubernetes.io/instance=jitsi-sample,app.kubernetes.io/component=jvb",
+	})
+	require.NoError(t, err)
+	desired := int32(0)
+	for _, rs := range sets.Items {
+		desired += ptrValue(rs.Spec.Replicas)
+	}
+	assert.EqualValues(t, jvbReplicas+1, desired, "the surge the rolling-update check bounds")
+}
+
+func ptrValue(p *int32) int32 {
+	if p == nil {
+		return 0
+	}
+	return *p
 }
