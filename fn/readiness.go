@@ -68,7 +68,7 @@ func generationObserved(u *composed.Unstructured) bool {
 }
 
 func conditionTrue(u *composed.Unstructured, conditionType string) bool {
-	conditions, _ := u.Object["status"].(map[string]any)["conditions"].([]any)
+	conditions, _ := nested(u, "status", "conditions").([]any)
 	for _, c := range conditions {
 		if m, ok := c.(map[string]any); ok && m["type"] == conditionType {
 			return m["status"] == string(corev1.ConditionTrue)
@@ -78,30 +78,14 @@ func conditionTrue(u *composed.Unstructured, conditionType string) bool {
 }
 
 func hasItems(u *composed.Unstructured, path ...string) bool {
-	var v any = u.Object
-	for _, p := range path {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return false
-		}
-		v = m[p]
-	}
-	items, ok := v.([]any)
+	items, ok := nested(u, path...).([]any)
 	return ok && len(items) > 0
 }
 
 // nestedInt reads an integer field. Observed objects come from protobuf Structs, where
 // every number is a float64.
 func nestedInt(u *composed.Unstructured, path ...string) (int64, bool) {
-	var v any = u.Object
-	for _, p := range path {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return 0, false
-		}
-		v = m[p]
-	}
-	switch n := v.(type) {
+	switch n := nested(u, path...).(type) {
 	case float64:
 		return int64(n), true
 	case int64:
@@ -112,4 +96,18 @@ func nestedInt(u *composed.Unstructured, path ...string) (int64, bool) {
 		return int64(n), true
 	}
 	return 0, false
+}
+
+// nested returns the value at path, or nil where any part of the path is missing: an
+// object observed before its controller wrote a status has none.
+func nested(u *composed.Unstructured, path ...string) any {
+	var v any = u.Object
+	for _, p := range path {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[p]
+	}
+	return v
 }

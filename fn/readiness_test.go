@@ -92,6 +92,19 @@ func TestReadiness(t *testing.T) {
 				"status": map[string]any{"loadBalancer": map[string]any{}}},
 			want: fnv1.Ready_READY_FALSE,
 		},
+		"DeploymentWithoutStatus": {
+			reason: "A Deployment observed before its controller wrote any status is not ready (and reading it must not panic).",
+			name:   resourceProsody,
+			observed: map[string]any{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": map[string]any{"name": "x"},
+				"spec": map[string]any{"replicas": int64(1)}},
+			want: fnv1.Ready_READY_FALSE,
+		},
+		"HPAWithoutStatus": {
+			reason:   "An HPA observed before its controller wrote any status is not ready.",
+			name:     resourceJVBAutoscaler,
+			observed: map[string]any{"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": map[string]any{"name": "x"}},
+			want:     fnv1.Ready_READY_FALSE,
+		},
 		"SecretExists": {
 			reason: "A Secret is ready once it exists.",
 			name:   resourceSecret,
