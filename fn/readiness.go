@@ -98,9 +98,12 @@ func nestedInt(u *composed.Unstructured, path ...string) (int64, bool) {
 	return 0, false
 }
 
-// nested returns the value at path, or nil where any part of the path is missing: an
-// object observed before its controller wrote a status has none.
+// nested returns the value at path, or nil where the object or any part of the path is
+// missing: an object observed before its controller wrote a status has none.
 func nested(u *composed.Unstructured, path ...string) any {
+	if u == nil {
+		return nil
+	}
 	var v any = u.Object
 	for _, p := range path {
 		m, ok := v.(map[string]any)

@@ -18,30 +18,24 @@ const (
 // observeStatus reports what tenants care about: where to join, and how many bridges run
 // against how many are wanted. More wanted than ready usually means nodes are being added.
 func observeStatus(in *instance, jvbDeployment, jvbAutoscaler *composed.Unstructured) v1alpha1.JitsiStatus {
+	available, _ := nestedInt(jvbDeployment, "status", "availableReplicas")
+	wantedByHPA, hpaDecided := nestedInt(jvbAutoscaler, "status", "desiredReplicas")
+	// The HPA writes the Deployment's replicas.
+	replicas, replicasSet := nestedInt(jvbDeployment, "spec", "replicas")
+
 	status := v1alpha1.JitsiStatus{URL: in.publicURL()}
-	if jvbDeployment != nil {
-		available, _ := nestedInt(jvbDeployment, "status", "availableReplicas")
-		status.JVB.Replicas = int32(available)
-	}
+	status.JVB.Replicas = int32(available)
 	switch {
 	case !in.autoscaled():
 		status.JVB.Desired = *in.spec.JVB.Strategy.Replicas
-	case jvbAutoscaler != nil && hasInt(jvbAutoscaler, "status", "desiredReplicas"):
-		desired, _ := nestedInt(jvbAutoscaler, "status", "desiredReplicas")
-		status.JVB.Desired = int32(desired)
-	case jvbDeployment != nil && hasInt(jvbDeployment, "spec", "replicas"):
-		// The HPA writes the Deployment's replicas.
-		replicas, _ := nestedInt(jvbDeployment, "spec", "replicas")
+	case hpaDecided:
+		status.JVB.Desired = int32(wantedByHPA)
+	case replicasSet:
 		status.JVB.Desired = int32(replicas)
 	default:
 		status.JVB.Desired = *in.spec.JVB.Strategy.MinReplicas
 	}
 	return status
-}
-
-func hasInt(u *composed.Unstructured, path ...string) bool {
-	_, ok := nestedInt(u, path...)
-	return ok
 }
 
 // bridgesMessage explains the BridgesReady condition.
