@@ -61,19 +61,15 @@ func (m *Metrics) observeDriver(group, operation string, start time.Time, err er
 	m.driverDuration.WithLabelValues(group, operation, result).Observe(time.Since(start).Seconds())
 }
 
-func (m *Metrics) observeGroup(group string, instances []driver.Instance) {
+// observeStates counts a group's instances by state.
+func (m *Metrics) observeStates(group string, instances []driver.Instance) {
 	counts := map[driver.State]int{driver.StateCreating: 0, driver.StateRunning: 0, driver.StateDeleting: 0}
-	target := 0
 	for _, i := range instances {
 		counts[i.State]++
-		if i.State != driver.StateDeleting {
-			target++
-		}
 	}
 	for state, n := range counts {
 		m.nodes.WithLabelValues(group, state.String()).Set(float64(n))
 	}
-	m.targetSize.WithLabelValues(group).Set(float64(target))
 }
 
 func (m *Metrics) setTarget(group string, n int) {

@@ -71,12 +71,9 @@ type group struct {
 }
 
 // snapshot is a group's instances as its driver last reported them, plus what the server
-// itself changed since.
+// itself changed since. A failed refresh leaves the previous snapshot in place.
 type snapshot struct {
 	instances []driver.Instance
-	taken     time.Time
-	// err is the last refresh error; the instances are then from the refresh before.
-	err error
 
 	// protos are the instances as NodeGroupNodes returns them, built on first use. A
 	// snapshot never changes once stored, so they can be shared by every response.
@@ -240,13 +237,11 @@ func (s *Server) refreshGroup(ctx context.Context, g *group) error {
 	defer g.mu.Unlock()
 	instances, err := s.driverList(ctx, g)
 	if err != nil {
-		old := g.snapshot.Load()
-		g.snapshot.Store(&snapshot{instances: old.instances, taken: old.taken, err: err})
 		s.log.Error("Cannot refresh node group; keeping its previous snapshot", "group", g.cfg.ID, "error", err)
 		return err
 	}
-	g.snapshot.Store(&snapshot{instances: instances, taken: time.Now()})
-	s.metrics.observeGroup(g.cfg.ID, instances)
+	s.store(g, &snapshot{instances: instances})
+	s.metrics.observeStates(g.cfg.ID, instances)
 	return nil
 }
 
@@ -258,12 +253,7 @@ func (s *Server) rebuildIndex() {
 	}
 	index := make(map[string]string, size)
 	for id, g := range s.groups {
-		for _, i := range g.snapshot.Load().instances {
-			index[i.ID] = id
-			if i.Name != "" {
-				index[i.Name] = id
-			}
-		}
+		indexInstances(index, id, g.snapshot.Load().instances)
 	}
 	s.indexMu.Lock()
 	s.index = index
@@ -273,12 +263,22 @@ func (s *Server) rebuildIndex() {
 func (s *Server) addToIndex(groupID string, instances []driver.Instance) {
 	s.indexMu.Lock()
 	defer s.indexMu.Unlock()
+	indexInstances(s.index, groupID, instances)
+}
+
+func indexInstances(index map[string]string, groupID string, instances []driver.Instance) {
 	for _, i := range instances {
-		s.index[i.ID] = groupID
+		index[i.ID] = groupID
 		if i.Name != "" {
-			s.index[i.Name] = groupID
+			index[i.Name] = groupID
 		}
 	}
+}
+
+// store makes a snapshot the group's current one and publishes its target size.
+func (s *Server) store(g *group, snap *snapshot) {
+	g.snapshot.Store(snap)
+	s.metrics.setTarget(g.cfg.ID, snap.targetSize())
 }
 
 // NodeGroupTargetSize is the number of instances that are or will be nodes.
@@ -313,10 +313,9 @@ func (s *Server) NodeGroupIncreaseSize(ctx context.Context, req *pb.NodeGroupInc
 	}
 	created, err := s.driverCreate(ctx, g, delta)
 	if len(created) > 0 {
-		g.snapshot.Store(&snapshot{instances: slices.Concat(snap.instances, created), taken: snap.taken, err: snap.err})
+		s.store(g, &snapshot{instances: slices.Concat(snap.instances, created)})
 		s.addToIndex(g.cfg.ID, created)
 	}
-	s.metrics.setTarget(g.cfg.ID, g.snapshot.Load().targetSize())
 	if err != nil {
 		return nil, status.Errorf(codes.Unavailable, "created %d of %d nodes in group %s: %v", len(created), delta, g.cfg.ID, err)
 	}
@@ -365,8 +364,7 @@ func (s *Server) NodeGroupDeleteNodes(ctx context.Context, req *pb.NodeGroupDele
 	if err := s.driverDelete(ctx, g, ids); err != nil {
 		return nil, status.Errorf(codes.Unavailable, "cannot delete nodes of group %s: %v", g.cfg.ID, err)
 	}
-	g.snapshot.Store(&snapshot{instances: markDeleting(snap.instances, ids), taken: snap.taken, err: snap.err})
-	s.metrics.setTarget(g.cfg.ID, g.snapshot.Load().targetSize())
+	s.store(g, &snapshot{instances: markDeleting(snap.instances, ids)})
 	s.log.Info("Deleted nodes", "group", g.cfg.ID, "instances", ids)
 	return &pb.NodeGroupDeleteNodesResponse{}, nil
 }
@@ -432,8 +430,7 @@ func (s *Server) NodeGroupDecreaseTargetSize(ctx context.Context, req *pb.NodeGr
 	if err := s.driverDelete(ctx, g, ids); err != nil {
 		return nil, status.Errorf(codes.Unavailable, "cannot withdraw nodes of group %s: %v", g.cfg.ID, err)
 	}
-	g.snapshot.Store(&snapshot{instances: markDeleting(snap.instances, ids), taken: snap.taken, err: snap.err})
-	s.metrics.setTarget(g.cfg.ID, g.snapshot.Load().targetSize())
+	s.store(g, &snapshot{instances: markDeleting(snap.instances, ids)})
 	s.log.Info("Decreased node group target size", "group", g.cfg.ID, "delta", delta, "instances", ids)
 	return &pb.NodeGroupDecreaseTargetSizeResponse{}, nil
 }
