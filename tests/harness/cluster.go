@@ -199,7 +199,7 @@ func Start(ctx context.Context, tools *Tools, root string, opts Options) (c *Clu
 		return c, err
 	}
 	// Pods can be created once the service-account controller made the default account.
-	if err := poll(ctx, 60*time.Second, func() (bool, error) {
+	if err := Poll(ctx, 60*time.Second, func() (bool, error) {
 		_, err := c.Client.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			return false, nil
@@ -213,10 +213,11 @@ func Start(ctx context.Context, tools *Tools, root string, opts Options) (c *Clu
 	return c, nil
 }
 
-func (c *Cluster) waitHTTP(ctx context.Context, what, url string, tlsConfig *tls.Config, timeout time.Duration) error {
+// waitHTTP waits until url answers 200, and fails at once if one of the processes exited.
+func (ps *Processes) waitHTTP(ctx context.Context, what, url string, tlsConfig *tls.Config, timeout time.Duration) error {
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsConfig}}
-	err := poll(ctx, timeout, func() (bool, error) {
-		if err := c.Exited(); err != nil {
+	err := Poll(ctx, timeout, func() (bool, error) {
+		if err := ps.Exited(); err != nil {
 			return false, err
 		}
 		rsp, err := client.Get(url)
@@ -229,7 +230,7 @@ func (c *Cluster) waitHTTP(ctx context.Context, what, url string, tlsConfig *tls
 	if err != nil {
 		return fmt.Errorf("%s never became healthy at %s: %w", what, url, err)
 	}
-	c.logf("%s healthy", what)
+	ps.logf("%s healthy", what)
 	return nil
 }
 
@@ -249,8 +250,8 @@ func clientTLS(caFile, certFile, keyFile string) (*tls.Config, error) {
 	return &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}, nil
 }
 
-// poll calls cond until it is true, fails, or the timeout passes.
-func poll(ctx context.Context, timeout time.Duration, cond func() (bool, error)) error {
+// Poll calls cond until it is true, fails, or the timeout passes.
+func Poll(ctx context.Context, timeout time.Duration, cond func() (bool, error)) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		ok, err := cond()
@@ -269,11 +270,6 @@ func poll(ctx context.Context, timeout time.Duration, cond func() (bool, error))
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-}
-
-// Poll is poll for tests.
-func Poll(ctx context.Context, timeout time.Duration, cond func() (bool, error)) error {
-	return poll(ctx, timeout, cond)
 }
 
 // freePorts returns n distinct free loopback ports.

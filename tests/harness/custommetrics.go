@@ -78,7 +78,7 @@ func StartCustomMetrics(ctx context.Context, c *Cluster, applier *Applier, metri
 		m.Close()
 		return nil, fmt.Errorf("cannot register the custom metrics API: %s", report)
 	}
-	err = poll(ctx, 60*time.Second, func() (bool, error) {
+	err = Poll(ctx, 60*time.Second, func() (bool, error) {
 		u, err := applier.Get(ctx, "apiregistration.k8s.io/v1", "APIService", "", "v1beta2.custom.metrics.k8s.io")
 		if err != nil {
 			return false, err

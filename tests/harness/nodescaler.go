@@ -3,10 +3,11 @@ package harness
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"time"
+
+	"sigs.k8s.io/yaml"
 )
 
 // NodeScaler is jitsi-nodescaler running against a test cluster, over mTLS.
@@ -44,24 +45,17 @@ func StartNodeScaler(ctx context.Context, tools *Tools, c *Cluster, procs *Proce
 		"--metrics-address=127.0.0.1:"+fmt.Sprint(ports[1]), "--kubeconfig="+c.Kubeconfig, "--debug"); err != nil {
 		return nil, err
 	}
-	client := &http.Client{Timeout: time.Second}
-	err = poll(ctx, 60*time.Second, func() (bool, error) {
-		if err := procs.Exited(); err != nil {
-			return false, err
-		}
-		rsp, err := client.Get(ns.MetricsURL + "/readyz")
-		if err != nil {
-			return false, nil
-		}
-		_ = rsp.Body.Close()
-		return rsp.StatusCode == http.StatusOK, nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("jitsi-nodescaler never became ready: %w", err)
+	if err := procs.waitHTTP(ctx, name, ns.MetricsURL+"/readyz", nil, 60*time.Second); err != nil {
+		return nil, err
 	}
 	// The cloud-config a cluster-autoscaler uses to reach it.
 	ns.CloudConfig = filepath.Join(procs.Dir, name+"-cloud-config.yaml")
-	body := fmt.Sprintf("address: %s\ncert: %s\nkey: %s\ncacert: %s\ngrpc_timeout: 10s\n",
-		ns.Address, tlsFiles.ClientCert, tlsFiles.ClientKey, tlsFiles.CA)
-	return ns, os.WriteFile(ns.CloudConfig, []byte(body), 0o600)
+	body, err := yaml.Marshal(map[string]string{
+		"address": ns.Address, "cert": tlsFiles.ClientCert, "key": tlsFiles.ClientKey, "cacert": tlsFiles.CA,
+		"grpc_timeout": "10s",
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ns, os.WriteFile(ns.CloudConfig, body, 0o600)
 }

@@ -40,7 +40,7 @@ func StartFunctionBinary(ctx context.Context, tools *Tools, procs *Processes, bi
 	if err := procs.Start("function-jitsi", bin, "--insecure", "--address="+addr, "--metrics-address="); err != nil {
 		return nil, err
 	}
-	err = poll(ctx, 30*time.Second, func() (bool, error) {
+	err = Poll(ctx, 30*time.Second, func() (bool, error) {
 		if err := procs.Exited(); err != nil {
 			return false, err
 		}

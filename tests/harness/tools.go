@@ -54,14 +54,7 @@ func (t *Tools) Path(name string) string {
 // Build builds a command of the root module into dir and returns its path. The root module
 // is built on its own (GOWORK=off): it pins newer Kubernetes libraries than this one.
 func (t *Tools) Build(pkg, dir string) (string, error) {
-	out := filepath.Join(dir, filepath.Base(pkg))
-	cmd := exec.Command("go", "build", "-o", out, "./"+pkg)
-	cmd.Dir = t.Root
-	cmd.Env = append(os.Environ(), "GOWORK=off")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("cannot build %s: %v\n%s", pkg, err, b)
-	}
-	return out, nil
+	return goBuild(t.Root, pkg, dir)
 }
 
 func repoRoot() (string, error) {
@@ -84,13 +77,19 @@ func repoRoot() (string, error) {
 
 // BuildTestProgram builds a command of the tests module (with build tags) into dir.
 func (t *Tools) BuildTestProgram(pkg, dir string, tags ...string) (string, error) {
+	return goBuild(filepath.Join(t.Root, "tests"), pkg, dir, tags...)
+}
+
+// goBuild builds the package pkg of the module in moduleDir into dir, on the module's own
+// requirements (GOWORK=off), and returns the binary's path.
+func goBuild(moduleDir, pkg, dir string, tags ...string) (string, error) {
 	out := filepath.Join(dir, filepath.Base(pkg))
 	args := []string{"build", "-o", out}
 	if len(tags) > 0 {
 		args = append(args, "-tags", strings.Join(tags, ","))
 	}
 	cmd := exec.Command("go", append(args, "./"+pkg)...)
-	cmd.Dir = filepath.Join(t.Root, "tests")
+	cmd.Dir = moduleDir
 	cmd.Env = append(os.Environ(), "GOWORK=off")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("cannot build %s: %v\n%s", pkg, err, b)
