@@ -229,11 +229,3 @@ func values(m map[types.UID]string) []string {
 	}
 	return out
 }
-
-func ensureNamespace(t *testing.T, ctx context.Context, c *harness.Cluster, name string) {
-	t.Helper()
-	_, err := c.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
-	if err != nil && !strings.Contains(err.Error(), "already exists") {
-		require.NoError(t, err)
-	}
-}

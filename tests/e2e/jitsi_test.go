@@ -30,8 +30,10 @@ const fieldManager = "apiextensions.crossplane.io/composed"
 
 const (
 	sampleNamespace = "university"
-	jvbName         = "jitsi-sample-jvb"
-	jvbReplicas     = 5
+	// sampleBridges selects the sample's videobridges.
+	sampleBridges = "app.kubernetes.io/instance=jitsi-sample,app.kubernetes.io/component=jvb"
+	jvbName       = "jitsi-sample-jvb"
+	jvbReplicas   = 5
 )
 
 // jitsiSuite is one cluster with the rendered examples applied.
@@ -72,14 +74,6 @@ func TestJitsiOnCluster(t *testing.T) {
 	}
 }
 
-func (s *jitsiSuite) ensureNamespace(t *testing.T, ctx context.Context, name string) {
-	t.Helper()
-	_, err := s.cluster.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
-	if !apierrors.IsAlreadyExists(err) {
-		require.NoError(t, err)
-	}
-}
-
 // claimsValidated installs the CRDs Crossplane derives from the XRD, then submits the example
 // claims and a bad one: the API server enforces the schema, CEL rules included.
 func (s *jitsiSuite) claimsValidated(t *testing.T, ctx context.Context) {
@@ -97,7 +91,7 @@ func (s *jitsiSuite) claimsValidated(t *testing.T, ctx context.Context) {
 	for _, f := range []string{"claim.yaml", "claim-static.yaml"} {
 		objs := readObjects(t, filepath.Join(tools.Root, "examples", f))
 		for _, o := range objs {
-			s.ensureNamespace(t, ctx, o.GetNamespace())
+			ensureNamespace(t, ctx, s.cluster, o.GetNamespace())
 		}
 		claims = append(claims, objs...)
 	}
@@ -158,7 +152,7 @@ func (s *jitsiSuite) everyObjectAccepted(t *testing.T, ctx context.Context) {
 		r, err := s.renderer.Render(ctx, filepath.Join(tools.Root, "examples", ex.file), ex.args...)
 		require.NoError(t, err)
 		objs := harness.WithoutOwners(r.Composed)
-		s.ensureNamespace(t, ctx, objs[0].GetNamespace())
+		ensureNamespace(t, ctx, s.cluster, objs[0].GetNamespace())
 		report := s.applier.Apply(ctx, objs)
 		t.Logf("%s: %s", ex.file, report.String())
 		assert.Empty(t, report.Rejected(), "every composed object of %s must be accepted", ex.file)
@@ -180,7 +174,7 @@ func (s *jitsiSuite) everyObjectAccepted(t *testing.T, ctx context.Context) {
 // bridges returns the sample's JVB pods: running ones by node, and pending ones.
 func (s *jitsiSuite) bridges(ctx context.Context) (map[string]string, []corev1.Pod, error) {
 	pods, err := s.cluster.Client.CoreV1().Pods(sampleNamespace).List(ctx, metav1.ListOptions{
-		LabelSelector: "app.kubernetes.io/instance=jitsi-sample,app.kubernetes.io/component=jvb",
+		LabelSelector: sampleBridges,
 	})
 	if err != nil {
 		return nil, nil, err
@@ -414,17 +408,11 @@ func (s *jitsiSuite) waitForRollout(t *testing.T, ctx context.Context) (rolloutP
 	t.Helper()
 	var peak rolloutPeak
 	var d *appsv1.Deployment
-	selector := metav1.ListOptions{LabelSelector: "app.kubernetes.io/instance=jitsi-sample,app.kubernetes.io/component=jvb"}
+	selector := metav1.ListOptions{LabelSelector: sampleBridges}
 	err := harness.Poll(ctx, 3*time.Minute, func() (bool, error) {
-		sets, err := s.cluster.Client.AppsV1().ReplicaSets(sampleNamespace).List(ctx, selector)
+		desired, err := s.replicaSetsReplicas(ctx)
 		if err != nil {
 			return false, err
-		}
-		desired := int32(0)
-		for _, rs := range sets.Items {
-			if rs.Spec.Replicas != nil {
-				desired += *rs.Spec.Replicas
-			}
 		}
 		peak.desired = max(peak.desired, desired)
 		pods, err := s.cluster.Client.CoreV1().Pods(sampleNamespace).List(ctx, selector)
@@ -512,20 +500,22 @@ func (s *jitsiSuite) surgeWouldDeadlock(t *testing.T, ctx context.Context) {
 	require.Len(t, pending, 1, "the surge bridge waits for a node that never comes")
 	msg, _ := unschedulableReason(pending[0])
 	assert.Contains(t, msg, "didn't have free ports")
-	sets, err := s.cluster.Client.AppsV1().ReplicaSets(sampleNamespace).List(ctx, metav1.ListOptions{
-		LabelSelector: "app.kubernetes.io/instance=jitsi-sample,app.kubernetes.io/component=jvb",
-	})
+	desired, err := s.replicaSetsReplicas(ctx)
 	require.NoError(t, err)
-	desired := int32(0)
-	for _, rs := range sets.Items {
-		desired += ptrValue(rs.Spec.Replicas)
-	}
 	assert.EqualValues(t, jvbReplicas+1, desired, "the surge the rolling-update check bounds")
 }
 
-func ptrValue(p *int32) int32 {
-	if p == nil {
-		return 0
+// replicaSetsReplicas sums the replicas the bridges' ReplicaSets want: what maxSurge bounds.
+func (s *jitsiSuite) replicaSetsReplicas(ctx context.Context) (int32, error) {
+	sets, err := s.cluster.Client.AppsV1().ReplicaSets(sampleNamespace).List(ctx, metav1.ListOptions{LabelSelector: sampleBridges})
+	if err != nil {
+		return 0, err
 	}
-	return *p
+	desired := int32(0)
+	for _, rs := range sets.Items {
+		if rs.Spec.Replicas != nil {
+			desired += *rs.Spec.Replicas
+		}
+	}
+	return desired, nil
 }
