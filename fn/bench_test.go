@@ -55,3 +55,16 @@ func BenchmarkMarshalResponse(b *testing.B) {
 	}
 	b.ReportMetric(float64(size), "bytes/response")
 }
+
+// BenchmarkLoadInstance is the share of a reconcile that defaults and validates the spec with
+// the XRD's schema, through the API server's code (OpenAPI and CEL).
+func BenchmarkLoadInstance(b *testing.B) {
+	xr := mustComposite(b, claimXR(sampleSpec()))
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := loadInstance(ctx, xr); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -52,7 +52,6 @@ func TestJVBDeployment(t *testing.T) {
 	spec["jvb"] = map[string]any{
 		"strategy":         map[string]any{"type": "autoscaled"},
 		"udpPort":          int64(10500),
-		"advertiseIPs":     []any{"203.0.113.7", "2001:db8::7#30000"},
 		"stunServers":      []any{"stun.example.org:3478"},
 		"gracefulShutdown": map[string]any{"maxDuration": "2h"},
 		"nodeSelector":     map[string]any{"jitsi.org/role": "jvb"},
@@ -89,7 +88,6 @@ func TestJVBDeployment(t *testing.T) {
 		requireEnv(t, c, "ENABLE_OCTO", "1")
 		requireEnv(t, c, "JVB_OCTO_REGION", "europe")
 		requireEnv(t, c, "JVB_PORT", "10500")
-		requireEnv(t, c, "JVB_ADVERTISE_IPS", "203.0.113.7,2001:db8::7#30000")
 		requireEnv(t, c, "JVB_STUN_SERVERS", "stun.example.org:3478")
 		requireEnv(t, c, "XMPP_SERVER", "jitsi-sample-prosody")
 		requireEnv(t, c, "TZ", "Europe/Paris")
@@ -196,16 +194,19 @@ func TestJibri(t *testing.T) {
 		spec := sampleSpec()
 		spec["jibri"] = map[string]any{"enabled": true, "replicas": int64(2)}
 		rsp := mustCompose(t, claimXR(spec), nil)
-		d := desired[appsv1.Deployment](t, rsp, resourceJibri)
-		assert.Equal(t, ptr.To(int32(2)), d.Spec.Replicas)
-		c := container(t, d)
+		set := desired[appsv1.StatefulSet](t, rsp, resourceJibri)
+		assert.Equal(t, ptr.To(int32(2)), set.Spec.Replicas)
+		assert.Equal(t, appsv1.ParallelPodManagement, set.Spec.PodManagementPolicy)
+		require.Len(t, set.Spec.Template.Spec.Containers, 1)
+		c := set.Spec.Template.Spec.Containers[0]
 		requireSecretEnv(t, c, keyJibriXMPPPassword, "jitsi-sample-xmpp")
 		requireSecretEnv(t, c, keyJibriRecorderPassword, "jitsi-sample-xmpp")
 		requireEnv(t, c, "DISPLAY", ":0")
+		requireEnv(t, c, "JIBRI_RECORDING_DIR", "/storage/recordings")
 
-		shm := slices.IndexFunc(d.Spec.Template.Spec.Volumes, func(v corev1.Volume) bool { return v.Name == "dshm" })
+		shm := slices.IndexFunc(set.Spec.Template.Spec.Volumes, func(v corev1.Volume) bool { return v.Name == "dshm" })
 		require.GreaterOrEqual(t, shm, 0, "jibri needs a /dev/shm volume")
-		v := d.Spec.Template.Spec.Volumes[shm]
+		v := set.Spec.Template.Spec.Volumes[shm]
 		require.NotNil(t, v.EmptyDir)
 		assert.Equal(t, corev1.StorageMediumMemory, v.EmptyDir.Medium)
 		assert.Equal(t, kresource.MustParse("2Gi"), *v.EmptyDir.SizeLimit)
@@ -233,7 +234,7 @@ func TestWeb(t *testing.T) {
 	c := container(t, d)
 	requireEnv(t, c, "PUBLIC_URL", "https://hack.liiib.re")
 	requireEnv(t, c, "XMPP_BOSH_URL_BASE", "http://jitsi-sample-prosody.university.svc.cluster.local:5280")
-	requireEnv(t, c, "DEPLOYMENTINFO_USERREGION", "europe")
+	requireEnv(t, c, "DEPLOYMENTINFO_REGION", "europe")
 	assert.Equal(t, ptr.To(int32(1)), d.Spec.Replicas)
 
 	svc := desired[corev1.Service](t, rsp, resourceWebService)
@@ -334,7 +335,7 @@ func TestProsody(t *testing.T) {
 	for _, p := range svc.Spec.Ports {
 		ports = append(ports, p.Port)
 	}
-	assert.Equal(t, []int32{5222, 5280, 5347}, ports)
+	assert.Equal(t, []int32{5222, 5280}, ports, "nothing listens on the component port 5347 at stable-11146")
 	assert.Equal(t, d.Spec.Selector.MatchLabels, svc.Spec.Selector)
 }
 
@@ -354,13 +355,16 @@ func TestImages(t *testing.T) {
 	spec["image"] = map[string]any{"registry": "registry.example.org/mirror", "tag": "stable-11146-1", "pullPolicy": "Always"}
 	rsp := mustCompose(t, claimXR(spec), nil)
 	for name, component := range map[resource.Name]string{
-		resourceProsody: "prosody", resourceJicofo: "jicofo", resourceWeb: "web", resourceJVB: "jvb", resourceJibri: "jibri",
+		resourceProsody: "prosody", resourceJicofo: "jicofo", resourceWeb: "web", resourceJVB: "jvb",
 	} {
 		c := container(t, desired[appsv1.Deployment](t, rsp, name))
 		assert.Equal(t, "registry.example.org/mirror/"+component+":stable-11146-1", c.Image)
 		assert.Equal(t, corev1.PullAlways, c.ImagePullPolicy)
 		assert.Equal(t, ptr.To(true), c.SecurityContext.ReadOnlyRootFilesystem)
 	}
+	recorder := desired[appsv1.StatefulSet](t, rsp, resourceJibri).Spec.Template.Spec.Containers[0]
+	assert.Equal(t, "registry.example.org/mirror/jibri:stable-11146-1", recorder.Image)
+	assert.Equal(t, ptr.To(true), recorder.SecurityContext.ReadOnlyRootFilesystem)
 }
 
 // secretData returns the decoded data of the desired Secret.

@@ -38,7 +38,7 @@ type composedObject struct {
 }
 
 // RunFunction turns the observed XR into the desired Jitsi objects.
-func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) (*fnv1.RunFunctionResponse, error) {
+func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest) (*fnv1.RunFunctionResponse, error) {
 	rsp := response.To(req, response.DefaultTTL)
 
 	oxr, err := request.GetObservedCompositeResource(req)
@@ -48,7 +48,7 @@ func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) 
 	}
 	log := f.log.WithValues("xr-kind", oxr.Resource.GetKind(), "xr-name", oxr.Resource.GetName())
 
-	in, err := loadInstance(oxr.Resource)
+	in, err := loadInstance(ctx, oxr.Resource)
 	if err != nil {
 		log.Info("Invalid Jitsi", "error", err)
 		response.Fatal(rsp, errors.Wrapf(err, "invalid %s %s", oxr.Resource.GetKind(), oxr.Resource.GetName()))
@@ -60,28 +60,30 @@ func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) 
 		response.Fatal(rsp, errors.Wrap(err, "cannot get the observed composed resources"))
 		return rsp, nil
 	}
-	desired, err := request.GetDesiredComposedResources(req)
-	if err != nil {
-		response.Fatal(rsp, errors.Wrap(err, "cannot get the desired composed resources"))
-		return rsp, nil
-	}
 
-	objects, err := compose(in, observedResource(observed, resourceSecret), f.random)
+	objects, warnings, err := compose(in, observed, f.random)
 	if err != nil {
 		response.Fatal(rsp, errors.Wrap(err, "cannot compose Jitsi"))
 		return rsp, nil
 	}
+	for _, w := range warnings {
+		log.Info("Composed with a warning", "warning", w)
+		response.Warning(rsp, errors.New(w)).TargetCompositeAndClaim()
+	}
+	// The response already holds what earlier pipeline steps desired; add ours.
+	if rsp.Desired == nil {
+		rsp.Desired = &fnv1.State{}
+	}
+	if rsp.Desired.Resources == nil {
+		rsp.Desired.Resources = make(map[string]*fnv1.Resource, len(objects))
+	}
 	for _, o := range objects {
-		u, err := toComposed(o.obj)
+		s, err := toStruct(o.obj)
 		if err != nil {
 			response.Fatal(rsp, errors.Wrapf(err, "cannot compose %s", o.name))
 			return rsp, nil
 		}
-		desired[o.name] = &resource.DesiredComposed{Resource: u, Ready: readiness(o.name, observedResource(observed, o.name))}
-	}
-	if err := response.SetDesiredComposedResources(rsp, desired); err != nil {
-		response.Fatal(rsp, errors.Wrap(err, "cannot set the desired composed resources"))
-		return rsp, nil
+		rsp.Desired.Resources[string(o.name)] = &fnv1.Resource{Resource: s, Ready: readiness(o.name, observedResource(observed, o.name))}
 	}
 
 	status := observeStatus(in, observedResource(observed, resourceJVB), observedResource(observed, resourceJVBAutoscaler))
@@ -119,21 +121,26 @@ func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) 
 	return rsp, nil
 }
 
-// compose returns every object of the instance, in a stable order.
-func compose(in *instance, observedSecret *composed.Unstructured, random io.Reader) ([]composedObject, error) {
-	secret, err := xmppSecret(in, observedSecret, random)
+// compose returns every object of the instance, in a stable order, and what the tenant
+// should know about them.
+func compose(in *instance, observed map[resource.Name]resource.ObservedComposed, random io.Reader) ([]composedObject, []string, error) {
+	secret, err := xmppSecret(in, observedResource(observed, resourceSecret), random)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	jvbAccess, accessWarnings := jvbNodeAccess(in)
+	recorders, recorderWarnings := jibri(in, observedResource(observed, resourceJibri))
 	return slices.Concat(
 		[]composedObject{{resourceSecret, secret}},
 		prosody(in),
 		jicofo(in),
 		web(in),
 		jvb(in),
+		jvbAccess,
 		jvbAutoscaler(in),
-		jibri(in),
-	), nil
+		recorders,
+		networkPolicies(in),
+	), slices.Concat(accessWarnings, recorderWarnings), nil
 }
 
 // observedResource returns the observed object of that name, or nil if it does not exist.

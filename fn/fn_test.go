@@ -17,11 +17,19 @@ import (
 	"github.com/crossplane-jitsi/crossplane-jitsi/internal/speccases"
 )
 
-var allResources = []resource.Name{
+// networkPolicyResources are the NetworkPolicies, one per component.
+var networkPolicyResources = []resource.Name{
+	resourceNetworkPolicyPrefix + componentProsody, resourceNetworkPolicyPrefix + componentJicofo,
+	resourceNetworkPolicyPrefix + componentWeb, resourceNetworkPolicyPrefix + componentJVB,
+	resourceNetworkPolicyPrefix + componentJibri,
+}
+
+// allResources is what the sample claim composes.
+var allResources = slices.Concat([]resource.Name{
 	resourceSecret, resourceProsody, resourceProsodyService, resourceJicofo,
 	resourceWeb, resourceWebService, resourceWebIngress,
-	resourceJVBConfig, resourceJVB, resourceJVBAutoscaler, resourceJibri,
-}
+	resourceJVBConfig, resourceJVB, resourceJVBServiceAccount, resourceJVBNodeReader, resourceJVBAutoscaler, resourceJibri,
+}, networkPolicyResources)
 
 func without(names []resource.Name, drop ...resource.Name) []resource.Name {
 	return slices.DeleteFunc(slices.Clone(names), func(n resource.Name) bool { return slices.Contains(drop, n) })
@@ -49,14 +57,15 @@ func TestRunFunctionComposes(t *testing.T) {
 		"ClaimStaticWithoutJibri": {
 			reason:        "The static strategy has no HPA, and jibri off has no jibri.",
 			xr:            claimXR(static),
-			wantResources: without(allResources, resourceJVBAutoscaler, resourceJibri),
+			wantResources: without(allResources, resourceJVBAutoscaler, resourceJibri, resourceNetworkPolicyPrefix+componentJibri),
 			wantNamespace: "university",
 			wantPrefix:    "jitsi-sample-",
 		},
 		"NamespacedXR": {
-			reason:        "A namespaced v2 XR without a claim puts its objects in its own namespace, named after itself.",
+			reason: "A namespaced v2 XR without a claim puts its objects in its own namespace, named after itself; " +
+				"it may not compose the cluster-scoped binding of the node reader.",
 			xr:            namespacedXR("physics", "lecture-hall", sampleSpec()),
-			wantResources: allResources,
+			wantResources: without(allResources, resourceJVBNodeReader),
 			wantNamespace: "physics",
 			wantPrefix:    "lecture-hall-",
 		},
@@ -77,6 +86,11 @@ func TestRunFunctionComposes(t *testing.T) {
 			for _, n := range got {
 				obj := desiredMap(t, rsp, n)
 				meta := obj["metadata"].(map[string]any)
+				if n == resourceJVBNodeReader {
+					assert.NotContains(t, meta, "namespace", "a ClusterRoleBinding is cluster-scoped")
+					assert.Equal(t, "crossplane-jitsi:"+tc.wantNamespace+":"+tc.wantPrefix+"jvb", meta["name"])
+					continue
+				}
 				assert.Equal(t, tc.wantNamespace, meta["namespace"], "%s: namespace of %s", tc.reason, n)
 				assert.True(t, strings.HasPrefix(meta["name"].(string), tc.wantPrefix), "%s: name of %s is %s", tc.reason, n, meta["name"])
 				assert.NotContains(t, obj, "status", "desired %s must not carry a status", n)
@@ -97,8 +111,8 @@ func TestRunFunctionRejectsInvalidSpecs(t *testing.T) {
 			result := rsp.GetResults()[0]
 			assert.Equal(t, fnv1.Severity_SEVERITY_FATAL, result.GetSeverity())
 			assert.Equal(t, fnv1.Target_TARGET_COMPOSITE, result.GetTarget())
-			assert.Contains(t, result.GetMessage(), "invalid XJitsi jitsi-sample-x7k2p: "+tc.FunctionField+": ")
-			assert.Contains(t, result.GetMessage(), tc.FunctionRule)
+			assert.Contains(t, result.GetMessage(), "invalid XJitsi jitsi-sample-x7k2p: "+tc.Field+": ")
+			assert.Contains(t, result.GetMessage(), tc.Rule)
 			assert.Empty(t, rsp.GetDesired().GetResources(), "nothing may be composed from an invalid spec")
 			t.Log(result.GetMessage())
 		})
@@ -182,9 +196,9 @@ func TestRunFunctionFatalResponses(t *testing.T) {
 func TestRunFunctionKeepsEarlierSteps(t *testing.T) {
 	req := newRequest(t, claimXR(sampleSpec()), nil)
 	req.Desired = &fnv1.State{Resources: map[string]*fnv1.Resource{
-		"network-policy": {Resource: toStruct(t, map[string]any{"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy"})},
+		"tenant-quota": {Resource: structOfMap(t, map[string]any{"apiVersion": "v1", "kind": "ResourceQuota"})},
 	}}
 	rsp := runFunction(t, req)
-	assert.Contains(t, rsp.GetDesired().GetResources(), "network-policy")
+	assert.Contains(t, rsp.GetDesired().GetResources(), "tenant-quota")
 	assert.Len(t, rsp.GetDesired().GetResources(), len(allResources)+1)
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/crossplane/function-sdk-go/logging"
 	fnv1 "github.com/crossplane/function-sdk-go/proto/v1"
 	"github.com/crossplane/function-sdk-go/resource"
+	"github.com/crossplane/function-sdk-go/resource/composite"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -49,7 +50,7 @@ func copyMap(m map[string]any) map[string]any {
 
 func sampleSpec() map[string]any { return speccases.Sample() }
 
-func toStruct(t testing.TB, v map[string]any) *structpb.Struct {
+func structOfMap(t testing.TB, v map[string]any) *structpb.Struct {
 	t.Helper()
 	s, err := structpb.NewStruct(copyMap(v))
 	require.NoError(t, err)
@@ -61,12 +62,12 @@ func newRequest(t testing.TB, xr map[string]any, observed map[resource.Name]map[
 	t.Helper()
 	req := &fnv1.RunFunctionRequest{
 		Meta:     &fnv1.RequestMeta{Tag: "test"},
-		Observed: &fnv1.State{Composite: &fnv1.Resource{Resource: toStruct(t, xr)}},
+		Observed: &fnv1.State{Composite: &fnv1.Resource{Resource: structOfMap(t, xr)}},
 	}
 	if len(observed) > 0 {
 		req.Observed.Resources = map[string]*fnv1.Resource{}
 		for name, obj := range observed {
-			req.Observed.Resources[string(name)] = &fnv1.Resource{Resource: toStruct(t, obj)}
+			req.Observed.Resources[string(name)] = &fnv1.Resource{Resource: structOfMap(t, obj)}
 		}
 	}
 	return req
@@ -119,4 +120,12 @@ func envValue(env []corev1.EnvVar, name string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// mustComposite wraps an XR map as the SDK's composite.
+func mustComposite(t testing.TB, xr map[string]any) *composite.Unstructured {
+	t.Helper()
+	c := composite.New()
+	c.Object = copyMap(xr)
+	return c
 }

@@ -37,7 +37,10 @@ type instance struct {
 	// tenants find their objects under the name they chose.
 	name      string
 	namespace string
-	spec      v1alpha1.JitsiSpec
+	// claim is true when the XR stands for a claim. Such an XR is cluster-scoped and may
+	// compose cluster-scoped objects; a namespaced XR may not.
+	claim bool
+	spec  v1alpha1.JitsiSpec
 }
 
 // objectName is the name of a component's objects, e.g. jitsi-sample-jvb.
@@ -83,10 +86,19 @@ func (in *instance) autoscaled() bool {
 	return *in.spec.JVB.Strategy.Type == v1alpha1.StrategyAutoscaled
 }
 
-// publicURL is where users reach the site.
+// publicURL is where users reach the site. It is https whatever the Ingress does: browsers
+// allow camera and microphone on secure pages only, so with ingress.tls.enabled false TLS
+// ends in front of the Ingress. (web's system-config.js strips only "https://" from it to
+// build the BOSH and websocket URLs: an http:// URL would yield https://http://<domain>.)
 func (in *instance) publicURL() string {
-	if in.tlsEnabled() {
-		return "https://" + in.spec.Domain
-	}
-	return "http://" + in.spec.Domain
+	return "https://" + in.spec.Domain
+}
+
+func (in *instance) networkPoliciesEnabled() bool {
+	return ptr.Deref(in.spec.NetworkPolicy.Enabled, true)
+}
+
+// jitsiPeers selects every pod of this Jitsi, whatever its component.
+func (in *instance) jitsiPeers() map[string]string {
+	return map[string]string{labelName: appName, labelInstance: in.name}
 }

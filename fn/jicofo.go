@@ -11,13 +11,17 @@ const regionBasedSelection = "RegionBasedBridgeSelectionStrategy"
 
 // jicofo returns the conference focus, which picks a bridge for each participant.
 //
-// Its REST API is enabled (on 0.0.0.0:8888) for /stats and /about/health. There is one
-// jicofo per installation, so the Deployment uses Recreate.
+// Its REST API is enabled (on 0.0.0.0:8888) for /stats and /about/health; /about/health
+// exists only with jicofo's health checks on (jicofo.health.enabled, default false), without
+// which the readiness probe would get 404 for ever. There is one jicofo per installation, so
+// the Deployment uses Recreate.
 func jicofo(in *instance) []composedObject {
 	volumes, mounts := scratchVolumes("16Mi")
-	env := append(in.commonEnv(),
+	env := append(in.sharedEnv(envTZ, envXMPPServer, envXMPPPort, envXMPPDomain, envXMPPAuthDomain,
+		envXMPPMUCDomain, envXMPPInternalMUCDomain, envXMPPHiddenDomain, envEnableRecording),
 		in.secretEnv(keyJicofoPassword),
 		envVar("JICOFO_ENABLE_REST", "1"),
+		envVar("JICOFO_ENABLE_HEALTH_CHECKS", "1"),
 		envVar("JICOFO_ENABLE_BRIDGE_HEALTH_CHECKS", "1"),
 		envVar("ENABLE_OCTO", "1"),
 		envVar("OCTO_BRIDGE_SELECTION_STRATEGY", regionBasedSelection),
@@ -25,10 +29,9 @@ func jicofo(in *instance) []composedObject {
 		envVar("JVB_BREWERY_MUC", jvbBreweryMUC),
 	)
 	if in.jibriEnabled() {
-		env = append(env,
-			envVar("JIBRI_BREWERY_MUC", jibriBreweryMUC),
-			envVar("JIBRI_PENDING_TIMEOUT", "90"),
-		)
+		// JIBRI_PENDING_TIMEOUT is left to the template's default: jicofo reads it as a
+		// duration, and a bare number is milliseconds.
+		env = append(env, envVar("JIBRI_BREWERY_MUC", jibriBreweryMUC))
 	}
 
 	deployment := singleton(in.deployment(componentJicofo, corev1.Container{

@@ -27,12 +27,16 @@ const (
 // conferences; running ones go on), then waits until no local participant is left. It ends
 // early, and SIGTERM follows, when the REST API does not answer: the bridge is gone already.
 // The image has sh, curl and jq.
-const gracefulShutdownHook = `curl -sf -X POST -H 'Content-Type: application/json' \
-  -d '{"graceful-shutdown": true}' http://127.0.0.1:8080/colibri/shutdown || exit 0
-while stats=$(curl -sf http://127.0.0.1:8080/colibri/stats); do
+//
+// JVB_REST_URL and DRAIN_POLL_SECONDS are never set in the pod; they let the end-to-end tests
+// run this very script against an emulated bridge on the pod's address, in compressed time.
+const gracefulShutdownHook = `api=${JVB_REST_URL:-http://127.0.0.1:8080}
+curl -sf -X POST -H 'Content-Type: application/json' \
+  -d '{"graceful-shutdown": true}' "$api/colibri/shutdown" || exit 0
+while stats=$(curl -sf "$api/colibri/stats"); do
   left=$(printf '%s' "$stats" | jq '.local_endpoints // ((.participants // 0) - (.octo_endpoints // 0))')
   [ "${left:-0}" -le 0 ] && exit 0
-  sleep 10
+  sleep "${DRAIN_POLL_SECONDS:-10}"
 done
 exit 0
 `
@@ -68,7 +72,7 @@ func jvb(in *instance) []composedObject {
 		Name: "custom-config", MountPath: "/config/" + customJVBConfigFile, SubPath: customJVBConfigFile, ReadOnly: true,
 	})
 
-	env := append(in.commonEnv(),
+	env := append(in.sharedEnv(envTZ, envXMPPServer, envXMPPPort, envXMPPAuthDomain, envXMPPInternalMUCDomain),
 		in.secretEnv(keyJVBPassword),
 		envVar("JVB_BREWERY_MUC", jvbBreweryMUC),
 		envVar("JVB_PORT", strconv.Itoa(int(*spec.UDPPort))),
@@ -82,9 +86,7 @@ func jvb(in *instance) []composedObject {
 			FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.name"},
 		}},
 	)
-	if len(spec.AdvertiseIPs) > 0 {
-		env = append(env, envVar("JVB_ADVERTISE_IPS", strings.Join(spec.AdvertiseIPs, ",")))
-	}
+	env = append(env, in.publicAddressEnv()...)
 	if len(spec.STUNServers) > 0 {
 		env = append(env, envVar("JVB_STUN_SERVERS", strings.Join(spec.STUNServers, ",")))
 	}
@@ -107,6 +109,7 @@ func jvb(in *instance) []composedObject {
 		Resources:    resources,
 		VolumeMounts: mounts,
 	}, volumes)
+	in.resolvePublicAddressAtStart(deployment)
 	deployment.Spec.Strategy.RollingUpdate = &appsv1.RollingUpdateDeployment{
 		MaxSurge:       ptr.To(intstr.FromInt32(0)),
 		MaxUnavailable: ptr.To(intstr.FromString("25%")),

@@ -3,6 +3,8 @@
 package main
 
 import (
+	"time"
+
 	// The function checks spec.timezone against the time zone database; embed it so that
 	// the check works in an image without /usr/share/zoneinfo.
 	_ "time/tzdata"
@@ -30,6 +32,13 @@ func (c *CLI) Run() error {
 	if err != nil {
 		return err
 	}
+	// Compile the schema's CEL rules once, before the first request, and refuse to start
+	// with a broken one.
+	start := time.Now()
+	if _, err := jitsiSchema(); err != nil {
+		return err
+	}
+	log.Debug("Compiled the Jitsi schema", "duration", time.Since(start).String())
 	return function.Serve(NewFunction(log),
 		function.Listen(c.Network, c.Address),
 		function.MTLSCertificates(c.TLSCertsDir),

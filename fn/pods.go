@@ -26,15 +26,15 @@ const (
 	jibriBreweryMUC       = "jibribrewery"
 )
 
-// Ports, from docker-jitsi-meet stable-11146.
+// Ports, from docker-jitsi-meet stable-11146. (Nothing listens on prosody's component port
+// 5347 at this tag: its component_ports list is empty.)
 const (
-	portXMPPClient    = 5222
-	portXMPPHTTP      = 5280
-	portXMPPComponent = 5347
-	portJicofoREST    = 8888
-	portWebHTTP       = 8000
-	portJVBREST       = 8080
-	portJibriAPI      = 2222
+	portXMPPClient = 5222
+	portXMPPHTTP   = 5280
+	portJicofoREST = 8888
+	portWebHTTP    = 8000
+	portJVBREST    = 8080
+	portJibriAPI   = 2222
 )
 
 // uid is the unprivileged user of the rootless images (s6 in stable-11146 and later).
@@ -49,27 +49,51 @@ func boolEnv(b bool) string {
 	return "0"
 }
 
-// commonEnv is what every component needs to find prosody and agree on the domains.
-func (in *instance) commonEnv() []corev1.EnvVar {
-	return []corev1.EnvVar{
-		envVar("TZ", *in.spec.Timezone),
-		envVar("PUBLIC_URL", in.publicURL()),
-		envVar("XMPP_SERVER", in.objectName(componentProsody)),
-		envVar("XMPP_PORT", "5222"),
-		envVar("XMPP_DOMAIN", xmppDomain),
-		envVar("XMPP_AUTH_DOMAIN", xmppAuthDomain),
-		envVar("XMPP_MUC_DOMAIN", xmppMUCDomain),
-		envVar("XMPP_INTERNAL_MUC_DOMAIN", xmppInternalMUCDomain),
-		envVar("XMPP_GUEST_DOMAIN", xmppGuestDomain),
-		envVar("XMPP_HIDDEN_DOMAIN", xmppHiddenDomain),
-		envVar("ENABLE_RECORDING", boolEnv(in.jibriEnabled())),
+// Names of the settings the components share. Each component passes on only those its image
+// reads at the pinned tag (fn/testdata/images holds the list, and a test keeps to it).
+const (
+	envTZ                    = "TZ"
+	envPublicURL             = "PUBLIC_URL"
+	envXMPPServer            = "XMPP_SERVER"
+	envXMPPPort              = "XMPP_PORT"
+	envXMPPDomain            = "XMPP_DOMAIN"
+	envXMPPAuthDomain        = "XMPP_AUTH_DOMAIN"
+	envXMPPMUCDomain         = "XMPP_MUC_DOMAIN"
+	envXMPPInternalMUCDomain = "XMPP_INTERNAL_MUC_DOMAIN"
+	envXMPPGuestDomain       = "XMPP_GUEST_DOMAIN"
+	envXMPPHiddenDomain      = "XMPP_HIDDEN_DOMAIN"
+	envEnableRecording       = "ENABLE_RECORDING"
+)
+
+// sharedEnv returns the named shared settings, in that order: how to find prosody, the XMPP
+// domains every component must agree on, the time zone. (TZ is read by glibc and the JVM,
+// not by any template.)
+func (in *instance) sharedEnv(names ...string) []corev1.EnvVar {
+	values := map[string]string{
+		envTZ:                    *in.spec.Timezone,
+		envPublicURL:             in.publicURL(),
+		envXMPPServer:            in.objectName(componentProsody),
+		envXMPPPort:              strconv.Itoa(portXMPPClient),
+		envXMPPDomain:            xmppDomain,
+		envXMPPAuthDomain:        xmppAuthDomain,
+		envXMPPMUCDomain:         xmppMUCDomain,
+		envXMPPInternalMUCDomain: xmppInternalMUCDomain,
+		envXMPPGuestDomain:       xmppGuestDomain,
+		envXMPPHiddenDomain:      xmppHiddenDomain,
+		envEnableRecording:       boolEnv(in.jibriEnabled()),
 	}
+	out := make([]corev1.EnvVar, 0, len(names))
+	for _, n := range names {
+		out = append(out, envVar(n, values[n]))
+	}
+	return out
 }
 
 // prosodyURL is prosody's HTTP endpoint (BOSH and websocket) as a fully qualified name: nginx
-// in the web image resolves it itself and does not use the pod's DNS search path.
+// in the web image resolves it itself, with no search path, so the name must end with the
+// cluster's DNS domain.
 func (in *instance) prosodyURL() string {
-	return "http://" + strings.Join([]string{in.objectName(componentProsody), in.namespace, "svc", "cluster", "local"}, ".") +
+	return "http://" + strings.Join([]string{in.objectName(componentProsody), in.namespace, "svc", *in.spec.ClusterDomain}, ".") +
 		":" + strconv.Itoa(portXMPPHTTP)
 }
 
@@ -161,8 +185,11 @@ func (in *instance) deployment(component string, c corev1.Container, volumes []c
 				ObjectMeta: metav1.ObjectMeta{Labels: in.labels(component)},
 				Spec: corev1.PodSpec{
 					SecurityContext: podSecurityContext(),
-					Containers:      []corev1.Container{c},
-					Volumes:         volumes,
+					// No component talks to the Kubernetes API, except a bridge that looks
+					// up its node (jvb.go turns it back on).
+					AutomountServiceAccountToken: ptr.To(false),
+					Containers:                   []corev1.Container{c},
+					Volumes:                      volumes,
 				},
 			},
 		},

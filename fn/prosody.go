@@ -17,15 +17,17 @@ func prosody(in *instance) []composedObject {
 	volumes = append(volumes, corev1.Volume{Name: "data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
 	mounts = append(mounts, corev1.VolumeMount{Name: "data", MountPath: "/var/lib/prosody"})
 
-	env := append(in.commonEnv(),
+	env := append(in.sharedEnv(envTZ, envPublicURL, envXMPPServer, envXMPPPort, envXMPPDomain, envXMPPAuthDomain,
+		envXMPPMUCDomain, envXMPPInternalMUCDomain, envXMPPGuestDomain, envXMPPHiddenDomain, envEnableRecording),
 		envVar("ENABLE_XMPP_WEBSOCKET", "1"),
-		envVar("JVB_BREWERY_MUC", jvbBreweryMUC),
-		envVar("JIBRI_BREWERY_MUC", jibriBreweryMUC),
 		in.secretEnv(keyJicofoPassword),
 		in.secretEnv(keyJVBPassword),
-		in.secretEnv(keyJibriXMPPPassword),
-		in.secretEnv(keyJibriRecorderPassword),
 	)
+	if in.jibriEnabled() {
+		// Prosody registers the recorder's accounts whenever their passwords are set: without
+		// jibri there must be no such account to log in with.
+		env = append(env, in.secretEnv(keyJibriXMPPPassword), in.secretEnv(keyJibriRecorderPassword))
+	}
 	if t := in.spec.TURN; t != nil {
 		env = append(env,
 			envVar("TURN_HOST", t.Host),
@@ -42,7 +44,6 @@ func prosody(in *instance) []composedObject {
 		Ports: []corev1.ContainerPort{
 			{Name: "xmpp-c2s", ContainerPort: portXMPPClient, Protocol: corev1.ProtocolTCP},
 			{Name: "http", ContainerPort: portXMPPHTTP, Protocol: corev1.ProtocolTCP},
-			{Name: "xmpp-component", ContainerPort: portXMPPComponent, Protocol: corev1.ProtocolTCP},
 		},
 		ReadinessProbe: tcpProbe(portXMPPClient),
 		Resources:      requests("100m", "256Mi"),
@@ -57,7 +58,6 @@ func prosody(in *instance) []composedObject {
 			Ports: []corev1.ServicePort{
 				{Name: "xmpp-c2s", Port: portXMPPClient, TargetPort: intstr.FromString("xmpp-c2s"), Protocol: corev1.ProtocolTCP},
 				{Name: "http", Port: portXMPPHTTP, TargetPort: intstr.FromString("http"), Protocol: corev1.ProtocolTCP},
-				{Name: "xmpp-component", Port: portXMPPComponent, TargetPort: intstr.FromString("xmpp-component"), Protocol: corev1.ProtocolTCP},
 			},
 		},
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	fnv1 "github.com/crossplane/function-sdk-go/proto/v1"
 	"github.com/crossplane/function-sdk-go/resource"
 	"github.com/crossplane/function-sdk-go/resource/composed"
 	corev1 "k8s.io/api/core/v1"
@@ -9,10 +10,10 @@ import (
 // readiness says whether a composed object is ready, from its observed state, the way
 // function-auto-ready would. Crossplane counts an object as ready only when a function says
 // so, and the XR is Ready once all of them are.
-func readiness(name resource.Name, observed *composed.Unstructured) resource.Ready {
+func readiness(name resource.Name, observed *composed.Unstructured) fnv1.Ready {
 	if observed == nil {
 		// Not created yet.
-		return resource.ReadyFalse
+		return fnv1.Ready_READY_FALSE
 	}
 	var ready bool
 	switch observed.GetKind() {
@@ -22,6 +23,8 @@ func readiness(name resource.Name, observed *composed.Unstructured) resource.Rea
 		} else {
 			ready = deploymentComplete(observed)
 		}
+	case "StatefulSet":
+		ready = statefulSetComplete(observed)
 	case "Ingress":
 		// Ready once the ingress controller has published an address.
 		ready = hasItems(observed, "status", "loadBalancer", "ingress")
@@ -30,13 +33,14 @@ func readiness(name resource.Name, observed *composed.Unstructured) resource.Rea
 		// bridge reporting yet): the bridges would not scale, so the HPA is not ready.
 		ready = conditionTrue(observed, "ScalingActive")
 	default:
-		// Secrets, ConfigMaps and ClusterIP Services are ready as soon as they exist.
+		// Secrets, ConfigMaps, ClusterIP Services, ServiceAccounts, RBAC objects and
+		// NetworkPolicies are ready as soon as they exist.
 		ready = true
 	}
 	if ready {
-		return resource.ReadyTrue
+		return fnv1.Ready_READY_TRUE
 	}
-	return resource.ReadyFalse
+	return fnv1.Ready_READY_FALSE
 }
 
 // deploymentComplete: every replica is updated and available.
@@ -51,6 +55,20 @@ func deploymentComplete(d *composed.Unstructured) bool {
 	updated, _ := nestedInt(d, "status", "updatedReplicas")
 	available, _ := nestedInt(d, "status", "availableReplicas")
 	return updated >= want && available >= want
+}
+
+// statefulSetComplete: every replica is updated and ready.
+func statefulSetComplete(s *composed.Unstructured) bool {
+	if !generationObserved(s) {
+		return false
+	}
+	want := int64(1)
+	if r, ok := nestedInt(s, "spec", "replicas"); ok {
+		want = r
+	}
+	updated, _ := nestedInt(s, "status", "updatedReplicas")
+	ready, _ := nestedInt(s, "status", "readyReplicas")
+	return updated >= want && ready >= want
 }
 
 // bridgesServing: at least one videobridge takes conferences. Bridges waiting for a node
@@ -104,7 +122,11 @@ func nested(u *composed.Unstructured, path ...string) any {
 	if u == nil {
 		return nil
 	}
-	var v any = u.Object
+	return nestedIn(u.Object, path...)
+}
+
+// nestedIn returns the value at path in v, or nil where any part of the path is missing.
+func nestedIn(v any, path ...string) any {
 	for _, p := range path {
 		m, ok := v.(map[string]any)
 		if !ok {

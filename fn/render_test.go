@@ -319,7 +319,7 @@ func TestValidateRejectsInvalidClaim(t *testing.T) {
 	require.Error(t, err, "validate must fail:\n%s", out)
 	for _, want := range []string{
 		`spec.domain: Invalid value: "Hack"`,
-		"spec.jvb.strategy: Invalid value: minReplicas must be less than or equal to maxReplicas",
+		"spec.jvb.strategy.minReplicas: Invalid value: must be less than or equal to maxReplicas",
 		"spec.jvb.autoscaling.targetStressLevel: Invalid value: 0: targetStressLevel must be between 0.01 and 1",
 	} {
 		assert.Contains(t, out, want)

@@ -24,14 +24,16 @@ const (
 func web(in *instance) []composedObject {
 	name := in.objectName(componentWeb)
 	volumes, mounts := scratchVolumes("16Mi")
-	env := append(in.commonEnv(),
+	// web's templates know prosody only through XMPP_BOSH_URL_BASE, and the domains browsers
+	// use.
+	env := append(in.sharedEnv(envTZ, envPublicURL, envXMPPDomain, envXMPPMUCDomain, envXMPPGuestDomain,
+		envXMPPHiddenDomain, envEnableRecording),
 		envVar("XMPP_BOSH_URL_BASE", in.prosodyURL()),
 		envVar("ENABLE_XMPP_WEBSOCKET", "1"),
 		// TLS ends at the Ingress; the pod serves plain HTTP on 8000.
 		envVar("ENABLE_HTTP_REDIRECT", "0"),
 		envVar("DISABLE_HTTPS", "1"),
 		envVar("DEPLOYMENTINFO_REGION", *in.spec.Region),
-		envVar("DEPLOYMENTINFO_USERREGION", *in.spec.Region),
 	)
 
 	deployment := in.deployment(componentWeb, corev1.Container{

@@ -2,6 +2,7 @@ package v1alpha1
 
 import (
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -76,6 +77,24 @@ type JitsiSpec struct {
 	// TURN points clients at a TURN server for networks that block UDP. Optional.
 	// +optional
 	TURN *TURNSpec `json:"turn,omitempty"`
+
+	// NetworkPolicy says who may reach the Jitsi's pods. By default only the Jitsi's own pods
+	// reach prosody, jicofo and jibri; the ingress controller reaches web; the metrics
+	// adapter and the Jitsi's own pods reach the bridges' private REST API (whose
+	// /colibri/shutdown would otherwise be open to every pod of the cluster); media (UDP) is
+	// open to everyone.
+	// +kubebuilder:default={}
+	// +optional
+	NetworkPolicy NetworkPolicySpec `json:"networkPolicy,omitempty"`
+
+	// ClusterDomain is the cluster's DNS domain. nginx in the web pods resolves prosody by
+	// its fully qualified name, which ends with it.
+	// +kubebuilder:default="cluster.local"
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)*[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +optional
+	ClusterDomain *string `json:"clusterDomain,omitempty"`
 }
 
 // ImageSpec selects the container images. Images are <registry>/<component>:<tag>.
@@ -86,11 +105,16 @@ type ImageSpec struct {
 	// +optional
 	Registry *string `json:"registry,omitempty"`
 
-	// Tag is the image tag shared by every component.
+	// Tag is the image tag shared by every component. The composition needs the rootless
+	// images without colibri websockets, first released as stable-11146: older stable tags
+	// (stable-NNNN below 11146) and unstable tags before 2026-08-01 are refused. Tags of
+	// another form (a mirror's own, say) are taken as they are.
 	// +kubebuilder:default="stable-11146-2"
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=128
 	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^stable-[0-9]+(-[0-9]+)?$') || int(self.split('-')[1]) >= 11146",message="must be stable-11146 or newer: older images run as root and still use colibri websockets, which this composition's security context and routing break"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^unstable-[0-9]{4}-[0-9]{2}-[0-9]{2}$') || self.substring(9) >= '2026-08-01'",message="must be an unstable tag from 2026-08-01 or later: older images run as root and still use colibri websockets"
 	// +optional
 	Tag *string `json:"tag,omitempty"`
 
@@ -125,7 +149,7 @@ const (
 )
 
 // JVBStrategy says how many videobridges run.
-// +kubebuilder:validation:XValidation:rule="!has(self.minReplicas) || !has(self.maxReplicas) || self.minReplicas <= self.maxReplicas",message="minReplicas must be less than or equal to maxReplicas"
+// +kubebuilder:validation:XValidation:rule="!has(self.minReplicas) || !has(self.maxReplicas) || self.minReplicas <= self.maxReplicas",message="must be less than or equal to maxReplicas",fieldPath=".minReplicas"
 type JVBStrategy struct {
 	// Type is static (a fixed number of bridges) or autoscaled (an HPA on the bridges'
 	// stress level).
@@ -194,7 +218,49 @@ type GracefulShutdown struct {
 	MaxDuration *metav1.Duration `json:"maxDuration,omitempty"`
 }
 
+// PublicAddressSource says where a bridge learns the address it announces.
+// +kubebuilder:validation:Enum=NodeExternalIP;NodeInternalIP;STUN;Static
+type PublicAddressSource string
+
+// Public address sources.
+const (
+	// PublicAddressNodeExternalIP: at start, the bridge reads its node's ExternalIP from the
+	// Node object (get on nodes, nothing more). A node without one falls back to STUN, with
+	// a log line saying so.
+	PublicAddressNodeExternalIP PublicAddressSource = "NodeExternalIP"
+	// PublicAddressNodeInternalIP: the node's InternalIP (status.hostIP), for clusters whose
+	// node addresses are reachable by the participants, or sit behind a 1:1 NAT that STUN
+	// cannot see through.
+	PublicAddressNodeInternalIP PublicAddressSource = "NodeInternalIP"
+	// PublicAddressSTUN: the bridge asks the STUN servers (jvb.stunServers).
+	PublicAddressSTUN PublicAddressSource = "STUN"
+	// PublicAddressStatic: every bridge announces the listed addresses. Only for a fixed set
+	// of bridges (the static strategy): nodes added later are never in the list.
+	PublicAddressStatic PublicAddressSource = "Static"
+)
+
+// JVBPublicAddress says how each bridge learns the address it announces.
+// +kubebuilder:validation:XValidation:rule="(has(self.source) && self.source == 'Static') == (has(self.ips) && size(self.ips) > 0)",message="ips must be given with source Static, and only then",fieldPath=".ips"
+type JVBPublicAddress struct {
+	// Source is NodeExternalIP (the node's ExternalIP, read at start; the default),
+	// NodeInternalIP (the node's InternalIP), STUN (discovered through jvb.stunServers) or
+	// Static (the ips below).
+	// +kubebuilder:default=NodeExternalIP
+	// +optional
+	Source *PublicAddressSource `json:"source,omitempty"`
+
+	// IPs are the addresses every bridge announces with source Static, as IP or IP#port for
+	// a NAT that maps another public port.
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:Pattern=`^[0-9A-Fa-f:.]+(#[0-9]{1,5})?$`
+	// +kubebuilder:validation:items:MaxLength=64
+	// +kubebuilder:validation:items:XValidation:rule="isIP(self.split('#')[0]) && (size(self.split('#')) == 1 || (int(self.split('#')[1]) >= 1 && int(self.split('#')[1]) <= 65535))",message="must be an IP address, optionally followed by #port (1 to 65535), such as 203.0.113.7 or 203.0.113.7#30000"
+	// +optional
+	IPs []string `json:"ips,omitempty"`
+}
+
 // JVBSpec configures the videobridges.
+// +kubebuilder:validation:XValidation:rule="!has(self.publicAddress) || !has(self.publicAddress.source) || self.publicAddress.source != 'Static' || (has(self.strategy) && has(self.strategy.type) && self.strategy.type == 'static')",message="Static addresses cannot follow an autoscaled set of bridges: nodes added later are not in the list; use NodeExternalIP, NodeInternalIP or STUN, or the static strategy",fieldPath=".publicAddress.source"
 type JVBSpec struct {
 	// Strategy says how many bridges run.
 	// +kubebuilder:default={}
@@ -214,15 +280,16 @@ type JVBSpec struct {
 	// +optional
 	UDPPort *int32 `json:"udpPort,omitempty"`
 
-	// AdvertiseIPs are the public addresses the bridges announce to clients, as IP or
-	// IP#port. Leave empty to discover them with STUN.
-	// +kubebuilder:validation:MaxItems=16
-	// +kubebuilder:validation:items:Pattern=`^[0-9A-Fa-f:.]+(#[0-9]{1,5})?$`
+	// PublicAddress is the address each bridge announces to clients for its media port.
+	// With one bridge per node and the media port on the node, that is the bridge's own
+	// node's address, which only the bridge can know: nodes come and go with the autoscaler.
+	// +kubebuilder:default={}
 	// +optional
-	AdvertiseIPs []string `json:"advertiseIPs,omitempty"`
+	PublicAddress JVBPublicAddress `json:"publicAddress,omitempty"`
 
-	// STUNServers are host:port pairs the bridges use to discover their public address.
-	// Empty keeps the image's default.
+	// STUNServers are host:port pairs the bridges use to discover their public address
+	// (publicAddress.source STUN, and the fallback of NodeExternalIP). Empty keeps the
+	// image's default.
 	// +kubebuilder:validation:MaxItems=16
 	// +kubebuilder:validation:items:Pattern=`^[A-Za-z0-9.-]+:[0-9]{1,5}$`
 	// +optional
@@ -259,6 +326,69 @@ type JibriSpec struct {
 	// +kubebuilder:validation:Maximum=100
 	// +optional
 	Replicas *int32 `json:"replicas,omitempty"`
+
+	// Recordings says where each recorder writes its recordings, and what happens to a
+	// recording once it is finished.
+	// +kubebuilder:default={}
+	// +optional
+	Recordings JibriRecordings `json:"recordings,omitempty"`
+}
+
+// RecordingsVolume is the kind of volume recordings are written to.
+// +kubebuilder:validation:Enum=PersistentVolumeClaim;EmptyDir
+type RecordingsVolume string
+
+// Recordings volumes.
+const (
+	// RecordingsPersistentVolumeClaim gives each recorder a PersistentVolumeClaim of its own
+	// that outlives the pod, a restart and the claim itself: no recording is lost.
+	RecordingsPersistentVolumeClaim RecordingsVolume = "PersistentVolumeClaim"
+	// RecordingsEmptyDir writes to a size-limited emptyDir: recordings live as long as the
+	// pod, so a finalize script must upload them.
+	RecordingsEmptyDir RecordingsVolume = "EmptyDir"
+)
+
+// JibriRecordings says where recordings go.
+type JibriRecordings struct {
+	// Volume is PersistentVolumeClaim (the default: one claim per recorder, kept when the
+	// recorder or the Jitsi goes) or EmptyDir (lost with the pod; use a finalize script).
+	// +kubebuilder:default=PersistentVolumeClaim
+	// +optional
+	Volume *RecordingsVolume `json:"volume,omitempty"`
+
+	// Size is the claim's requested storage, or the emptyDir's size limit. A one-hour
+	// recording takes a few hundred megabytes to a gigabyte.
+	// +kubebuilder:default="10Gi"
+	// +optional
+	Size *resource.Quantity `json:"size,omitempty"`
+
+	// StorageClassName is the claims' StorageClass. Empty uses the cluster's default class.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	StorageClassName *string `json:"storageClassName,omitempty"`
+
+	// FinalizeScript runs after each recording, with the recording's directory as its
+	// argument, to upload it, say. It comes from a ConfigMap in the claim's namespace.
+	// +optional
+	FinalizeScript *FinalizeScript `json:"finalizeScript,omitempty"`
+}
+
+// FinalizeScript names a script in a ConfigMap.
+type FinalizeScript struct {
+	// ConfigMapName is the ConfigMap that holds the script.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	ConfigMapName string `json:"configMapName"`
+
+	// Key is the script's key in the ConfigMap.
+	// +kubebuilder:default="finalize.sh"
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	// +optional
+	Key *string `json:"key,omitempty"`
 }
 
 // IngressSpec configures the Ingress of the web front end.
@@ -299,6 +429,48 @@ type IngressTLS struct {
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
 	// +optional
 	SecretName *string `json:"secretName,omitempty"`
+}
+
+// NetworkPolicySpec says who may reach the Jitsi's pods.
+type NetworkPolicySpec struct {
+	// Enabled composes the NetworkPolicies. They take effect only where the cluster's
+	// network plugin enforces NetworkPolicy.
+	// +kubebuilder:default=true
+	// +optional
+	Enabled *bool `json:"enabled,omitempty"`
+
+	// IngressController selects the ingress controller's pods, the only ones besides the
+	// Jitsi's own that may reach web. Defaults to every pod of the ingress-nginx namespace.
+	// +kubebuilder:default={namespaceSelector: {matchLabels: {"kubernetes.io/metadata.name": "ingress-nginx"}}}
+	// +optional
+	IngressController *PeerSelector `json:"ingressController,omitempty"`
+
+	// MetricsAdapter selects the pods that scrape the bridges' /colibri/stats for the
+	// autoscaler (kube-metrics-adapter). Defaults to every pod of kube-system.
+	// +kubebuilder:default={namespaceSelector: {matchLabels: {"kubernetes.io/metadata.name": "kube-system"}}}
+	// +optional
+	MetricsAdapter *PeerSelector `json:"metricsAdapter,omitempty"`
+
+	// DeletionCost selects the pods of jvb-deletion-cost, which reads each bridge's
+	// participants from /colibri/stats so that the emptiest bridge leaves first. Defaults to
+	// every pod of the jitsi-system namespace, where its manifests install it.
+	// +kubebuilder:default={namespaceSelector: {matchLabels: {"kubernetes.io/metadata.name": "jitsi-system"}}}
+	// +optional
+	DeletionCost *PeerSelector `json:"deletionCost,omitempty"`
+}
+
+// PeerSelector selects pods as a NetworkPolicy peer does: pods matching podSelector in the
+// namespaces matching namespaceSelector. Without namespaceSelector, the claim's namespace;
+// without podSelector, every pod of those namespaces.
+// +kubebuilder:validation:XValidation:rule="has(self.namespaceSelector) || has(self.podSelector)",message="give a namespaceSelector, a podSelector or both"
+type PeerSelector struct {
+	// NamespaceSelector selects namespaces by their labels.
+	// +optional
+	NamespaceSelector *metav1.LabelSelector `json:"namespaceSelector,omitempty"`
+
+	// PodSelector selects pods by their labels.
+	// +optional
+	PodSelector *metav1.LabelSelector `json:"podSelector,omitempty"`
 }
 
 // TURNSpec points clients at a TURN server.

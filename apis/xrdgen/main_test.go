@@ -13,17 +13,14 @@ import (
 	"github.com/stretchr/testify/require"
 	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
 	extv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
-	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
-	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel"
-	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/defaulting"
-	apiservervalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
+	apiextensionsvalidation "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/validation"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	celconfig "k8s.io/apiserver/pkg/apis/cel"
 	"sigs.k8s.io/yaml"
 
-	"github.com/crossplane-jitsi/crossplane-jitsi/apis/v1alpha1"
 	"github.com/crossplane-jitsi/crossplane-jitsi/internal/speccases"
+	"github.com/crossplane-jitsi/crossplane-jitsi/internal/specschema"
 )
 
 const committedXRD = "../../package/configuration/xrd.yaml"
@@ -38,53 +35,29 @@ func TestCommittedXRDMatchesTypes(t *testing.T) {
 	}
 }
 
-// specSchema is the XRD's spec schema, in the forms the API server's validation and
-// defaulting code takes.
-type specSchema struct {
-	internal   *apiextensions.JSONSchemaProps
-	structural *structuralschema.Structural
-}
-
-func loadSpecSchema(t *testing.T) specSchema {
+func loadSchema(t *testing.T) *specschema.Schema {
 	t.Helper()
 	body, err := os.ReadFile(committedXRD)
 	require.NoError(t, err)
-	xrd := &xpv1.CompositeResourceDefinition{}
-	require.NoError(t, yaml.Unmarshal(body, xrd))
-	require.Len(t, xrd.Spec.Versions, 1)
-
-	top := &extv1.JSONSchemaProps{}
-	require.NoError(t, json.Unmarshal(xrd.Spec.Versions[0].Schema.OpenAPIV3Schema.Raw, top))
-	spec := top.Properties["spec"]
-	internal := &apiextensions.JSONSchemaProps{}
-	require.NoError(t, extv1.Convert_v1_JSONSchemaProps_To_apiextensions_JSONSchemaProps(&spec, internal, nil))
-	structural, err := structuralschema.NewStructural(internal)
+	s, err := specschema.Load(body)
 	require.NoError(t, err)
-	return specSchema{internal: internal, structural: structural}
+	return s
 }
 
-// validate runs the OpenAPI and CEL validation the API server runs on a claim's spec.
-func (s specSchema) validate(t *testing.T, spec map[string]any) field.ErrorList {
+// admit runs the API server's pruning, defaulting, OpenAPI and CEL validation on a claim's
+// spec, and returns the defaulted spec.
+func admit(t *testing.T, s *specschema.Schema, spec map[string]any) (map[string]any, field.ErrorList) {
 	t.Helper()
 	// The API server decodes whole numbers as int64, as CEL's int rules expect.
 	obj := map[string]any{}
 	require.NoError(t, utiljson.Unmarshal(mustJSON(t, spec), &obj))
-	defaulting.Default(obj, s.structural)
-
-	validator, _, err := apiservervalidation.NewSchemaValidator(s.internal)
-	require.NoError(t, err)
-	path := field.NewPath("spec")
-	errs := apiservervalidation.ValidateCustomResource(path, obj, validator)
-	celErrs, _ := cel.NewValidator(s.structural, false, celconfig.PerCallLimit).
-		Validate(context.Background(), path, s.structural, obj, nil, celconfig.RuntimeCELCostBudget)
-	if len(errs) == 0 {
-		// On a spec of the right types, a rule that fails to evaluate is a broken rule, not
-		// a rejected spec. (A value of the wrong type already failed above.)
-		for _, e := range celErrs {
-			assert.NotContains(t, e.Detail, "evaluating rule", "a CEL rule could not be evaluated: %v", e)
-		}
+	errs := s.Admit(context.Background(), field.NewPath("spec"), obj)
+	for _, e := range errs {
+		// Admit runs CEL only on a spec of the right types, so a rule that fails to
+		// evaluate is a broken rule, not a rejected spec.
+		assert.NotContains(t, e.Detail, "evaluating rule", "a CEL rule could not be evaluated: %v", e)
 	}
-	return append(errs, celErrs...)
+	return obj, errs
 }
 
 func mustJSON(t *testing.T, v any) []byte {
@@ -94,47 +67,73 @@ func mustJSON(t *testing.T, v any) []byte {
 	return b
 }
 
-// TestSchemaDefaultsMatchGoDefaults checks that the API server and the function complete a
-// claim the same way: the markers and Default() carry the same values.
-func TestSchemaDefaultsMatchGoDefaults(t *testing.T) {
-	s := loadSpecSchema(t)
-	specs := map[string]map[string]any{
-		"sample claim": speccases.Sample(),
-		"domain only":  {"domain": "meet.example.org"},
-		"with turn":    {"domain": "meet.example.org", "turn": map[string]any{"host": "turn.example.org", "secretRef": map[string]any{"name": "turn"}}},
-	}
-	for name, spec := range specs {
-		t.Run(name, func(t *testing.T) {
-			byServer := map[string]any{}
-			require.NoError(t, json.Unmarshal(mustJSON(t, spec), &byServer))
-			defaulting.Default(byServer, s.structural)
-			fromServer := v1alpha1.JitsiSpec{}
-			require.NoError(t, json.Unmarshal(mustJSON(t, byServer), &fromServer))
-
-			byGo := v1alpha1.JitsiSpec{}
-			require.NoError(t, json.Unmarshal(mustJSON(t, spec), &byGo))
-			byGo.Default()
-
-			if diff := cmp.Diff(fromServer, byGo); diff != "" {
-				t.Errorf("schema defaults differ from v1alpha1 defaults (-schema +go):\n%s", diff)
-			}
-		})
+// TestSchemaDefaults: the API server completes the sample claim with the XRD's defaults;
+// the function uses the same schema, so this is what every component sees.
+func TestSchemaDefaults(t *testing.T) {
+	got, errs := admit(t, loadSchema(t), speccases.Sample())
+	require.Empty(t, errs)
+	want := map[string]any{}
+	require.NoError(t, yaml.Unmarshal([]byte(`
+domain: hack.liiib.re
+region: europe
+timezone: Europe/Paris
+clusterDomain: cluster.local
+image: {registry: ghcr.io/jitsi, tag: stable-11146-2, pullPolicy: IfNotPresent}
+web: {replicas: 1}
+jvb:
+  strategy: {type: autoscaled, replicas: 1, minReplicas: 1, maxReplicas: 10}
+  autoscaling: {targetStressLevel: 0.3, scaleDownStabilizationSeconds: 600}
+  udpPort: 10000
+  publicAddress: {source: NodeExternalIP}
+  gracefulShutdown: {maxDuration: 1h}
+jibri:
+  enabled: true
+  replicas: 1
+  recordings: {volume: PersistentVolumeClaim, size: 10Gi}
+ingress: {tls: {enabled: true}}
+networkPolicy:
+  enabled: true
+  ingressController: {namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: ingress-nginx}}}
+  metricsAdapter: {namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}}}
+  deletionCost: {namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: jitsi-system}}}
+`), &want))
+	if diff := cmp.Diff(normalize(t, want), normalize(t, got)); diff != "" {
+		t.Errorf("defaulted sample spec (-want +got):\n%s", diff)
 	}
 }
 
+// normalize makes numbers comparable whatever decoded them.
+func normalize(t *testing.T, v map[string]any) map[string]any {
+	t.Helper()
+	out := map[string]any{}
+	require.NoError(t, json.Unmarshal(mustJSON(t, v), &out))
+	return out
+}
+
 func TestSchemaAcceptsSample(t *testing.T) {
-	s := loadSpecSchema(t)
-	assert.Empty(t, s.validate(t, speccases.Sample()))
+	_, errs := admit(t, loadSchema(t), speccases.Sample())
+	assert.Empty(t, errs)
+}
+
+// TestSchemaAcceptsNewerImages: the tag rules refuse only what is known to be too old.
+func TestSchemaAcceptsNewerImages(t *testing.T) {
+	s := loadSchema(t)
+	for _, tag := range []string{"stable-11146", "stable-11146-2", "stable-11146-10", "stable-12004", "unstable-2026-11-02", "stable", "unstable", "v1.2.3-mirror"} {
+		spec := speccases.Sample()
+		spec["image"] = map[string]any{"tag": tag}
+		_, errs := admit(t, s, spec)
+		assert.Empty(t, errs, "tag %s", tag)
+	}
 }
 
 // TestSchemaRejectsInvalidSpecs: every rule the schema can express, it enforces, CEL rules
 // included, with an error on the right field.
 func TestSchemaRejectsInvalidSpecs(t *testing.T) {
-	s := loadSpecSchema(t)
+	s := loadSchema(t)
 	for _, tc := range speccases.Invalid() {
 		t.Run(tc.Name, func(t *testing.T) {
-			errs := s.validate(t, tc.Spec())
-			if tc.SchemaField == "" {
+			_, errs := admit(t, s, tc.Spec())
+			if tc.BeyondSchema {
 				assert.Empty(t, errs, "the schema cannot express this rule; only the function enforces it")
 				return
 			}
@@ -143,8 +142,44 @@ func TestSchemaRejectsInvalidSpecs(t *testing.T) {
 			for _, e := range errs {
 				fields = append(fields, e.Field)
 			}
-			assert.Contains(t, fields, tc.SchemaField, "errors: %s", errs.ToAggregate())
+			assert.Contains(t, fields, tc.Field, "errors: %s", errs.ToAggregate())
+			assert.Contains(t, errs.ToAggregate().Error(), tc.Rule)
 			t.Log(strings.TrimSpace(errs.ToAggregate().Error()))
 		})
 	}
+}
+
+// TestCRDAcceptedByTheAPIServer runs the API server's own validation of a CRD on the one
+// Crossplane derives from the XRD, so a rule the API server would refuse at install time
+// (a CEL rule whose estimated cost is over budget, say) fails here, not in a cluster.
+func TestCRDAcceptedByTheAPIServer(t *testing.T) {
+	body, err := os.ReadFile(committedXRD)
+	require.NoError(t, err)
+	xrd := &xpv1.CompositeResourceDefinition{}
+	require.NoError(t, yaml.Unmarshal(body, xrd))
+	schema := &extv1.JSONSchemaProps{}
+	require.NoError(t, json.Unmarshal(xrd.Spec.Versions[0].Schema.OpenAPIV3Schema.Raw, schema))
+	schema.Properties["apiVersion"] = extv1.JSONSchemaProps{Type: "string"}
+	schema.Properties["kind"] = extv1.JSONSchemaProps{Type: "string"}
+	schema.Properties["metadata"] = extv1.JSONSchemaProps{Type: "object"}
+
+	crd := &extv1.CustomResourceDefinition{
+		ObjectMeta: metav1.ObjectMeta{Name: xrd.Spec.ClaimNames.Plural + "." + xrd.Spec.Group},
+		Spec: extv1.CustomResourceDefinitionSpec{
+			Group: xrd.Spec.Group,
+			Names: *xrd.Spec.ClaimNames,
+			Scope: extv1.NamespaceScoped,
+			Versions: []extv1.CustomResourceDefinitionVersion{{
+				Name: xrd.Spec.Versions[0].Name, Served: true, Storage: true,
+				Schema: &extv1.CustomResourceValidation{OpenAPIV3Schema: schema},
+			}},
+		},
+	}
+	crd.Status.StoredVersions = []string{xrd.Spec.Versions[0].Name}
+	crd.Spec.Names.ListKind = crd.Spec.Names.Kind + "List"
+	crd.Spec.Names.Singular = strings.ToLower(crd.Spec.Names.Kind)
+	internal := &apiextensions.CustomResourceDefinition{}
+	require.NoError(t, extv1.Convert_v1_CustomResourceDefinition_To_apiextensions_CustomResourceDefinition(crd, internal, nil))
+	errs := apiextensionsvalidation.ValidateCustomResourceDefinition(context.Background(), internal)
+	assert.Empty(t, errs, "the API server would refuse the claim's CRD: %v", errs.ToAggregate())
 }

@@ -17,6 +17,7 @@ import (
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -105,7 +106,7 @@ func (s *jitsiSuite) claimsValidated(t *testing.T, ctx context.Context) {
 	require.Len(t, report.Rejected(), 1)
 	msg := report.Rejected()[0].Err.Error()
 	for _, want := range []string{
-		"spec.domain", "spec.jvb.strategy: Invalid value", "minReplicas must be less than or equal to maxReplicas",
+		"spec.domain", "spec.jvb.strategy.minReplicas: Invalid value: must be less than or equal to maxReplicas",
 		"spec.jvb.autoscaling.targetStressLevel",
 	} {
 		assert.Contains(t, msg, want)
@@ -348,7 +349,18 @@ func deploymentAvailable(d *appsv1.Deployment) bool {
 }
 
 func (s *jitsiSuite) componentsAvailable(t *testing.T, ctx context.Context) {
-	for _, name := range []string{"jitsi-sample-prosody", "jitsi-sample-jicofo", "jitsi-sample-web", "jitsi-sample-jibri", jvbName} {
+	// jibri's recorder claims its recordings volume; a provisioner would make one, here a
+	// PersistentVolume waits for it, which the controller-manager binds.
+	createRecordingVolume(t, ctx, s.cluster, "recordings-0")
+	require.NoError(t, harness.Poll(ctx, 60*time.Second, func() (bool, error) {
+		set, err := s.cluster.Client.AppsV1().StatefulSets(sampleNamespace).Get(ctx, "jitsi-sample-jibri", metav1.GetOptions{})
+		return err == nil && set.Status.ReadyReplicas == 1, err
+	}), "jibri's recorder must run with its claim bound")
+	pvc, err := s.cluster.Client.CoreV1().PersistentVolumeClaims(sampleNamespace).Get(ctx, "recordings-jitsi-sample-jibri-0", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, corev1.ClaimBound, pvc.Status.Phase)
+	t.Logf("jitsi-sample-jibri Ready, recordings on claim %s (%s)", pvc.Name, pvc.Spec.VolumeName)
+	for _, name := range []string{"jitsi-sample-prosody", "jitsi-sample-jicofo", "jitsi-sample-web", jvbName} {
 		var d *appsv1.Deployment
 		err := harness.Poll(ctx, 60*time.Second, func() (bool, error) {
 			var err error
@@ -457,10 +469,10 @@ func (s *jitsiSuite) jibriRemoved(t *testing.T, ctx context.Context) {
 	deleted, err := s.applier.Prune(ctx, s.sample.Composed, r.Composed)
 	require.NoError(t, err)
 	sort.Strings(deleted)
-	assert.Equal(t, []string{"Deployment university/jitsi-sample-jibri"}, deleted)
+	assert.Equal(t, []string{"NetworkPolicy university/jitsi-sample-jibri", "StatefulSet university/jitsi-sample-jibri"}, deleted)
 
 	require.NoError(t, harness.Poll(ctx, 60*time.Second, func() (bool, error) {
-		_, err := s.cluster.Client.AppsV1().Deployments(sampleNamespace).Get(ctx, "jitsi-sample-jibri", metav1.GetOptions{})
+		_, err := s.cluster.Client.AppsV1().StatefulSets(sampleNamespace).Get(ctx, "jitsi-sample-jibri", metav1.GetOptions{})
 		if !apierrors.IsNotFound(err) {
 			return false, err
 		}
@@ -473,6 +485,8 @@ func (s *jitsiSuite) jibriRemoved(t *testing.T, ctx context.Context) {
 		return e.Name == "ENABLE_RECORDING" && e.Value == "0"
 	}), "web stops offering recording")
 	t.Logf("jibri removed: %s", strings.Join(deleted, ", "))
+	_, err = s.cluster.Client.CoreV1().PersistentVolumeClaims(sampleNamespace).Get(ctx, "recordings-jitsi-sample-jibri-0", metav1.GetOptions{})
+	assert.NoError(t, err, "the recordings stay when the recorder goes")
 }
 
 // surgeWouldDeadlock is the control for rollingUpdate: with the default kind of strategy
@@ -518,4 +532,20 @@ func (s *jitsiSuite) replicaSetsReplicas(ctx context.Context) (int32, error) {
 		}
 	}
 	return desired, nil
+}
+
+// createRecordingVolume makes a PersistentVolume of the default claim's size that no class
+// owns, as a static provisioning would: the controller-manager binds the recorder's claim to it.
+func createRecordingVolume(t *testing.T, ctx context.Context, c *harness.Cluster, name string) {
+	t.Helper()
+	_, err := c.Client.CoreV1().PersistentVolumes().Create(ctx, &corev1.PersistentVolume{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: corev1.PersistentVolumeSpec{
+			Capacity:                      corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("10Gi")},
+			AccessModes:                   []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimRetain,
+			PersistentVolumeSource:        corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/recordings/" + name}},
+		},
+	}, metav1.CreateOptions{})
+	require.NoError(t, err)
 }

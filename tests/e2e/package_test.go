@@ -75,7 +75,7 @@ spec:
 		require.NoError(t, err)
 		r, err := renderer.Render(ctx, filepath.Join(tools.Root, "examples", "xr.yaml"), "--xrd="+tools.XRD())
 		require.NoError(t, err)
-		assert.Len(t, r.Composed, 11, "the packaged function composes the whole sample")
+		assert.Len(t, r.Composed, 18, "the packaged function composes the whole sample")
 	})
 }
 
