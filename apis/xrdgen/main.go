@@ -74,15 +74,17 @@ func Generate(pkgPath string) ([]byte, error) {
 			// LegacyCluster is the only scope that still supports claims, and tenants
 			// create a namespaced Jitsi claim.
 			Scope: ptr.To(xpv1.CompositeResourceScopeLegacyCluster),
+			// The category is not "jitsi": that is the claim's singular name, and kubectl
+			// refuses `kubectl get jitsi <name>` when a category shares it.
 			Names: extv1.CustomResourceDefinitionNames{
 				Kind:       v1alpha1.CompositeKind,
 				Plural:     v1alpha1.CompositePlural,
-				Categories: []string{"crossplane", "jitsi"},
+				Categories: []string{"crossplane", "jitsi-meet"},
 			},
 			ClaimNames: &extv1.CustomResourceDefinitionNames{
 				Kind:       v1alpha1.ClaimKind,
 				Plural:     v1alpha1.ClaimPlural,
-				Categories: []string{"claim", "jitsi"},
+				Categories: []string{"claim", "jitsi-meet"},
 			},
 			DefaultCompositionRef: &xpv1.CompositionReference{Name: CompositionName},
 			Versions: []xpv1.CompositeResourceDefinitionVersion{{

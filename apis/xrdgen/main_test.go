@@ -183,3 +183,24 @@ func TestCRDAcceptedByTheAPIServer(t *testing.T) {
 	errs := apiextensionsvalidation.ValidateCustomResourceDefinition(context.Background(), internal)
 	assert.Empty(t, errs, "the API server would refuse the claim's CRD: %v", errs.ToAggregate())
 }
+
+// TestCategoriesDoNotShadowNames: kubectl resolves a name that is both a category and a
+// resource's singular or plural name as the category, and `kubectl get jitsi jitsi-sample`
+// then fails with "you must specify only one resource".
+func TestCategoriesDoNotShadowNames(t *testing.T) {
+	body, err := os.ReadFile(committedXRD)
+	require.NoError(t, err)
+	xrd := &xpv1.CompositeResourceDefinition{}
+	require.NoError(t, yaml.Unmarshal(body, xrd))
+	names := map[string]bool{}
+	var categories []string
+	for _, n := range []*extv1.CustomResourceDefinitionNames{&xrd.Spec.Names, xrd.Spec.ClaimNames} {
+		for _, name := range append([]string{n.Plural, n.Singular, strings.ToLower(n.Kind)}, n.ShortNames...) {
+			names[name] = true
+		}
+		categories = append(categories, n.Categories...)
+	}
+	for _, c := range categories {
+		assert.False(t, names[c], "category %q shadows a resource name", c)
+	}
+}
