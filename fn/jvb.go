@@ -26,13 +26,14 @@ const (
 // once and cut its conferences. It asks the bridge to shut down gracefully (no new
 // conferences; running ones go on), then waits until no local participant is left. It ends
 // early, and SIGTERM follows, when the REST API does not answer: the bridge is gone already.
-// The image has sh, curl and jq.
+// The image has sh, curl and jq. The pod never sets JVB_REST_URL or DRAIN_POLL_SECONDS; the
+// e2e tests' kubelet double does, to run this very script against an emulated bridge.
 const gracefulShutdownHook = `curl -sf -X POST -H 'Content-Type: application/json' \
-  -d '{"graceful-shutdown": true}' http://127.0.0.1:8080/colibri/shutdown || exit 0
-while stats=$(curl -sf http://127.0.0.1:8080/colibri/stats); do
+  -d '{"graceful-shutdown": true}' ${JVB_REST_URL:-http://127.0.0.1:8080}/colibri/shutdown || exit 0
+while stats=$(curl -sf ${JVB_REST_URL:-http://127.0.0.1:8080}/colibri/stats); do
   left=$(printf '%s' "$stats" | jq '.local_endpoints // ((.participants // 0) - (.octo_endpoints // 0))')
   [ "${left:-0}" -le 0 ] && exit 0
-  sleep 10
+  sleep ${DRAIN_POLL_SECONDS:-10}
 done
 exit 0
 `
