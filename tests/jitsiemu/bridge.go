@@ -201,6 +201,11 @@ func (b *Bridge) Serve(addr string) error {
 	if err != nil {
 		return fmt.Errorf("bridge %s cannot listen on %s: %w", b.cfg.Name, addr, err)
 	}
+	return b.ServeListener(lis)
+}
+
+// ServeListener serves the private REST API on lis.
+func (b *Bridge) ServeListener(lis net.Listener) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.stopped {

@@ -36,6 +36,9 @@ type FleetOptions struct {
 	Bridge BridgeConfig
 	// Addr is where a pod's bridge serves its REST API: podIP:8080 by default.
 	Addr func(pod *corev1.Pod) string
+	// Network routes the pods' addresses to the bridges (NewNetwork by default); give the
+	// kubelet double and the metrics adapter the same one.
+	Network *Network
 	// Logf reports bridges started and stopped.
 	Logf func(format string, args ...any)
 }
@@ -43,7 +46,8 @@ type FleetOptions struct {
 // Fleet runs one emulated bridge for each videobridge pod that kwok runs, as the container
 // would: it starts once the pod is Running with an IP, reading its configuration as the
 // image does (JVB_OCTO_REGION, JVB_OCTO_RELAY_ID; custom-jvb.conf from the pod's ConfigMap
-// volumes, see fn/jvb.go); it serves the REST API on the pod's IP; and its process stops
+// volumes, see fn/jvb.go); it serves the REST API on the pod's IP, port 8080 unless another
+// process holds that port on this host (see Network); and its process stops
 // (SIGTERM) once the pod's preStop hook has ended (harness.PreStopDoneAnnotation) or the pod
 // is gone. A bridge that exits on its own is not restarted: with stable-11146's s6-overlay v3
 // the container lives on without a bridge (see /work/shared/notes/jitsi.md §5).
@@ -73,6 +77,9 @@ func StartFleet(ctx context.Context, opts FleetOptions) (*Fleet, error) {
 	}
 	if opts.Logf == nil {
 		opts.Logf = func(string, ...any) {}
+	}
+	if opts.Network == nil {
+		opts.Network = NewNetwork()
 	}
 	f := &Fleet{opts: opts, stop: make(chan struct{}), bridges: map[types.UID]*Bridge{}}
 	f.ctx, f.cancel = context.WithCancel(context.Background())
@@ -153,13 +160,18 @@ func (f *Fleet) startBridge(ctx context.Context, pod *corev1.Pod) (*Bridge, erro
 			}
 		}
 	}
+	addr := f.opts.Addr(pod)
+	lis, err := f.opts.Network.Listen(addr)
+	if err != nil {
+		return nil, fmt.Errorf("bridge %s/%s cannot listen on %s: %w", pod.Namespace, pod.Name, addr, err)
+	}
 	b := NewBridge(cfg)
-	if err := b.Serve(f.opts.Addr(pod)); err != nil {
+	if err := b.ServeListener(lis); err != nil {
 		return nil, err
 	}
 	b.JoinBrewery(f.opts.Brewery)
-	f.opts.Logf("fleet: bridge %s/%s serves %s (region %q, graceful-shutdown-max-duration %s)",
-		pod.Namespace, pod.Name, b.URL(), b.cfg.Region, b.cfg.GracefulShutdownMaxDuration)
+	f.opts.Logf("fleet: bridge %s/%s serves %s as %s (region %q, graceful-shutdown-max-duration %s)",
+		pod.Namespace, pod.Name, addr, b.URL(), b.cfg.Region, b.cfg.GracefulShutdownMaxDuration)
 	return b, nil
 }
 
@@ -223,6 +235,9 @@ func (f *Fleet) Bridge(podName string) *Bridge {
 	}
 	return nil
 }
+
+// Network is the network the fleet's bridges listen on.
+func (f *Fleet) Network() *Network { return f.opts.Network }
 
 // Errors lists the bridges that could not start.
 func (f *Fleet) Errors() []error {

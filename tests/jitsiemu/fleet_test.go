@@ -2,6 +2,8 @@ package jitsiemu
 
 import (
 	"context"
+	"net"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -166,4 +168,28 @@ include "other.conf"
 		_, err := parseHOCON(bad)
 		assert.Error(t, err, bad)
 	}
+}
+
+// TestNetworkRoutesAroundATakenPort: when another process holds the pod's port, the bridge
+// listens on a free one and the network routes the pod address there.
+func TestNetworkRoutesAroundATakenPort(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.7:0")
+	require.NoError(t, err)
+	defer taken.Close()
+	podAddr := taken.Addr().String()
+	n := NewNetwork()
+	lis, err := n.Listen(podAddr)
+	require.NoError(t, err)
+	defer lis.Close()
+	assert.NotEqual(t, podAddr, lis.Addr().String())
+	assert.Equal(t, lis.Addr().String(), n.Resolve(podAddr))
+	assert.Equal(t, "127.0.0.8:8080", n.Resolve("127.0.0.8:8080"), "unrouted addresses are themselves")
+
+	b := newTestBridge(t, RealClock{}, BridgeConfig{})
+	require.NoError(t, b.ServeListener(lis))
+	client := &http.Client{Transport: &http.Transport{DialContext: n.DialContext}}
+	rsp, err := client.Get("http://" + podAddr + "/about/health")
+	require.NoError(t, err)
+	_ = rsp.Body.Close()
+	assert.Equal(t, http.StatusOK, rsp.StatusCode)
 }

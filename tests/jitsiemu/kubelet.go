@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"sort"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -28,9 +30,11 @@ type KubeletOptions struct {
 	Client kubernetes.Interface
 	// Namespace limits it to one namespace; empty watches all.
 	Namespace string
-	// RESTURL is the base URL of a pod's bridge, passed to the hook as JVB_REST_URL:
-	// http://<pod IP>:8080 by default.
+	// RESTURL is the base URL of a pod's bridge, passed to the hook as JVB_REST_URL: by
+	// default http://<pod IP>:8080 as Network routes it.
 	RESTURL func(pod *corev1.Pod) string
+	// Network is the fleet's (Fleet.Network).
+	Network *Network
 	// Env is added to every hook's environment, e.g. DRAIN_POLL_SECONDS=1.
 	Env []string
 	// Logf reports each hook's start and end.
@@ -81,7 +85,9 @@ func StartKubelet(ctx context.Context, opts KubeletOptions) (*Kubelet, error) {
 		return nil, errors.New("KubeletOptions.Client: must be set")
 	}
 	if opts.RESTURL == nil {
-		opts.RESTURL = func(p *corev1.Pod) string { return fmt.Sprintf("http://%s:%d", p.Status.PodIP, RESTPort) }
+		opts.RESTURL = func(p *corev1.Pod) string {
+			return "http://" + opts.Network.Resolve(net.JoinHostPort(p.Status.PodIP, strconv.Itoa(RESTPort)))
+		}
 	}
 	if opts.Logf == nil {
 		opts.Logf = func(string, ...any) {}

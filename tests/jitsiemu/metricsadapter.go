@@ -52,6 +52,9 @@ type MetricsAdapterOptions struct {
 	ResourceUpdateInterval time.Duration
 	// MetricsTTL is how long a collected value is served (DefaultMetricsTTL).
 	MetricsTTL time.Duration
+	// Network routes pod addresses to the emulated bridges (Fleet.Network); nil dials them
+	// directly.
+	Network *Network
 	// Logf reports every collection.
 	Logf func(format string, args ...any)
 }
@@ -392,8 +395,12 @@ func (m *MetricsAdapter) newPodCollector(hpa *autoscalingv2.HorizontalPodAutosca
 			*target = d
 		}
 	}
+	dialer, network := &net.Dialer{Timeout: connectTimeout}, m.opts.Network
 	c.client = &http.Client{Timeout: requestTimeout, Transport: &http.Transport{
-		DialContext: (&net.Dialer{Timeout: connectTimeout}).DialContext, MaxIdleConns: 50, IdleConnTimeout: 90 * time.Second,
+		DialContext: func(ctx context.Context, netw, addr string) (net.Conn, error) {
+			return dialer.DialContext(ctx, netw, network.Resolve(addr))
+		},
+		MaxIdleConns: 50, IdleConnTimeout: 90 * time.Second,
 	}}
 	return c, nil
 }
