@@ -203,6 +203,8 @@ func TestBridgeDrainsBeforeItLeaves(t *testing.T) {
 	assert.Zero(t, jc.ConferencesCut, "no conference lost its bridge")
 	assert.Zero(t, jc.ParticipantsCut)
 	assert.Equal(t, map[string]int{idle.Name(): 5}, e.jicofo.ConferenceBridges("seminar"))
+	totals := e.fleet.Totals()
+	assert.Equal(t, jitsiemu.FleetTotals{BridgesStarted: 2, BridgesRunning: 1}, totals, "no bridge cut anyone")
 	t.Logf("jicofo: %+v; bridge %s: %d endpoints, %d cut, stopped: %s", jc, busy.Name(), bc.EndpointsCreated, bc.ParticipantsCut, bc.StopReason)
 }
 

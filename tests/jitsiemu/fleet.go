@@ -236,6 +236,43 @@ func (f *Fleet) Bridge(podName string) *Bridge {
 	return nil
 }
 
+// FleetTotals sum the counters of every bridge the fleet ever started.
+type FleetTotals struct {
+	// BridgesStarted counts bridges started; BridgesRunning those whose process runs.
+	BridgesStarted, BridgesRunning int
+	// ConferencesCut and ParticipantsCut count what bridges still served when they went
+	// SHUTTING_DOWN (graceful-shutdown-max-duration passed) or stopped.
+	ConferencesCut, ParticipantsCut int
+	// EndpointsOverCapacity counts participants that joined a bridge above its capacity.
+	EndpointsOverCapacity int
+	// MaxDurationExceeded counts bridges whose graceful shutdown ran out of time.
+	MaxDurationExceeded int
+}
+
+// Totals sums the counters of every bridge the fleet started.
+func (f *Fleet) Totals() FleetTotals {
+	f.mu.Lock()
+	bridges := make([]*Bridge, 0, len(f.bridges))
+	for _, b := range f.bridges {
+		bridges = append(bridges, b)
+	}
+	f.mu.Unlock()
+	t := FleetTotals{BridgesStarted: len(bridges)}
+	for _, b := range bridges {
+		if _, stopped := b.State(); !stopped {
+			t.BridgesRunning++
+		}
+		c := b.Counters()
+		t.ConferencesCut += c.ConferencesCut
+		t.ParticipantsCut += c.ParticipantsCut
+		t.EndpointsOverCapacity += c.EndpointsOverCapacity
+		if c.MaxDurationExceeded {
+			t.MaxDurationExceeded++
+		}
+	}
+	return t
+}
+
 // Network is the network the fleet's bridges listen on.
 func (f *Fleet) Network() *Network { return f.opts.Network }
 

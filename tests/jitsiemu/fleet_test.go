@@ -109,6 +109,7 @@ func TestFleetRunsABridgePerRunningPod(t *testing.T) {
 	assert.Equal(t, 1, a.Counters().ParticipantsCut, "its participant had not left")
 	require.NoError(t, client.CoreV1().Pods("university").Delete(ctx, "jvb-b", metav1.DeleteOptions{}))
 	poll(t, "jvb-b stops", func() bool { return len(fleet.Bridges()) == 0 })
+	assert.Equal(t, FleetTotals{BridgesStarted: 2, ConferencesCut: 1, ParticipantsCut: 1}, fleet.Totals())
 	assert.Empty(t, brewery.Members())
 	assert.Empty(t, fleet.Errors())
 }
