@@ -143,6 +143,7 @@ type Bridge struct {
 	conferences map[string]*bridgeConference
 	counters    BridgeCounters
 	timers      []Timer
+	presence    Timer
 	server      *http.Server
 	addr        string
 	brewery     *Brewery
@@ -252,7 +253,7 @@ func (b *Bridge) publishPresence() {
 	}
 	brewery := b.brewery
 	stats := b.statsLocked()
-	b.timers = append(b.timers, b.cfg.Clock.AfterFunc(b.cfg.PresenceInterval, b.publishPresence))
+	b.presence = b.cfg.Clock.AfterFunc(b.cfg.PresenceInterval, b.publishPresence)
 	b.mu.Unlock()
 	brewery.presence(b, stats)
 }
@@ -408,6 +409,9 @@ func (b *Bridge) Stop(reason string) {
 		t.Stop()
 	}
 	b.timers = nil
+	if b.presence != nil {
+		b.presence.Stop()
+	}
 	cutConfs, cutParts := b.cutLocked()
 	server, brewery := b.server, b.brewery
 	b.mu.Unlock()
