@@ -44,6 +44,10 @@ type Options struct {
 	KwokCIDR string
 	// HPASyncPeriod is the HPA controller's period.
 	HPASyncPeriod time.Duration
+	// HoldTerminatingBridges keeps a terminating videobridge pod until PreStopDoneAnnotation
+	// says its preStop hook ended, instead of kwok deleting it at once; every other pod
+	// still goes at once. Something must play the kubelet and set the annotation.
+	HoldTerminatingBridges bool
 	// Logf reports progress; nil is silent.
 	Logf func(format string, args ...any)
 }
@@ -162,10 +166,16 @@ func Start(ctx context.Context, tools *Tools, root string, opts Options) (c *Clu
 		"--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", schedPort), "--leader-elect=false"); err != nil {
 		return c, err
 	}
+	stages := tools.Path("kwok-stages.yaml")
+	if opts.HoldTerminatingBridges {
+		if stages, err = writeHoldingStages(stages, dir); err != nil {
+			return c, err
+		}
+	}
 	// kwok manages only the nodes annotated for it. Without a lease duration no Lease is
 	// renewed and its nodes go NotReady after ~50 s.
 	if err := c.Start("kwok", tools.Path("kwok"),
-		"--kubeconfig="+admin, "--config="+tools.Path("kwok-stages.yaml"),
+		"--kubeconfig="+admin, "--config="+stages,
 		"--manage-all-nodes=false",
 		"--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
 		"--manage-nodes-with-label-selector=",

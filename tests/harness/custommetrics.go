@@ -10,7 +10,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -18,7 +17,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // CustomMetrics is a test double of custom.metrics.k8s.io/v1beta2 serving one Pods metric,
@@ -31,8 +29,7 @@ type CustomMetrics struct {
 	// Logf, when set, logs every query and answer.
 	Logf func(format string, args ...any)
 
-	server *http.Server
-	port   int
+	stop func()
 
 	mu       sync.Mutex
 	values   map[string]string // pod name -> quantity
@@ -42,59 +39,14 @@ type CustomMetrics struct {
 // StartCustomMetrics serves metric for the cluster's pods and registers it; every pod
 // reports fallback until SetValue says otherwise.
 func StartCustomMetrics(ctx context.Context, c *Cluster, applier *Applier, metric, fallback string) (*CustomMetrics, error) {
-	cert, err := selfSignedLocalhost()
-	if err != nil {
-		return nil, err
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	m := &CustomMetrics{Metric: metric, values: map[string]string{}, fallback: fallback, port: lis.Addr().(*net.TCPAddr).Port}
+	m := &CustomMetrics{Metric: metric, values: map[string]string{}, fallback: fallback}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { m.serve(w, r, c) })
-	m.server = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second,
-		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}}
-	go func() { _ = m.server.ServeTLS(lis, "", "") }()
-
-	service := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "v1", "kind": "Service",
-		"metadata": map[string]any{"name": "custom-metrics", "namespace": "kube-system"},
-		"spec": map[string]any{"type": "ExternalName", "externalName": "localhost",
-			"ports": []any{map[string]any{"name": "https", "port": int64(m.port)}}},
-	}}
-	apiService := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
-		"metadata": map[string]any{"name": "v1beta2.custom.metrics.k8s.io"},
-		"spec": map[string]any{
-			"group": "custom.metrics.k8s.io", "version": "v1beta2",
-			"groupPriorityMinimum": int64(100), "versionPriority": int64(200),
-			// The double's certificate is self-signed.
-			"insecureSkipTLSVerify": true,
-			"service":               map[string]any{"name": "custom-metrics", "namespace": "kube-system", "port": int64(m.port)},
-		},
-	}}
-	if report := applier.Apply(ctx, []*unstructured.Unstructured{service, apiService}); len(report.Rejected()) > 0 {
-		m.Close()
-		return nil, fmt.Errorf("cannot register the custom metrics API: %s", report)
-	}
-	err = Poll(ctx, 60*time.Second, func() (bool, error) {
-		u, err := applier.Get(ctx, "apiregistration.k8s.io/v1", "APIService", "", "v1beta2.custom.metrics.k8s.io")
-		if err != nil {
-			return false, err
-		}
-		conditions, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
-		for _, cond := range conditions {
-			if cm, ok := cond.(map[string]any); ok && cm["type"] == "Available" && cm["status"] == "True" {
-				return true, nil
-			}
-		}
-		return false, nil
-	})
+	stop, err := ServeAggregatedAPI(ctx, applier, "custom-metrics", "custom.metrics.k8s.io", "v1beta2", mux)
 	if err != nil {
-		m.Close()
-		return nil, fmt.Errorf("the custom metrics APIService never became Available: %w", err)
+		return nil, err
 	}
+	m.stop = stop
 	return m, nil
 }
 
@@ -120,7 +72,7 @@ func (m *CustomMetrics) value(pod string) string {
 }
 
 // Close stops serving.
-func (m *CustomMetrics) Close() { _ = m.server.Close() }
+func (m *CustomMetrics) Close() { m.stop() }
 
 const customMetricsPrefix = "/apis/custom.metrics.k8s.io/v1beta2"
 
