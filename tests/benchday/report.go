@@ -40,8 +40,11 @@ func WriteReport(dir string, run Run, timelines []Timeline) (Summary, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return Summary{}, fmt.Errorf("creating the report directory: %w", err)
 	}
-	for name, data := range map[string][]byte{SummaryFile: summaryJSON.Bytes(), DaySVGFile: svg.Bytes()} {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+	for _, file := range []struct {
+		name string
+		data []byte
+	}{{SummaryFile, summaryJSON.Bytes()}, {DaySVGFile, svg.Bytes()}} {
+		if err := os.WriteFile(filepath.Join(dir, file.name), file.data, 0o644); err != nil {
 			return Summary{}, fmt.Errorf("writing the report: %w", err)
 		}
 	}
