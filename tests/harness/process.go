@@ -155,6 +155,21 @@ func (ps *Processes) Running() []int {
 	return pids
 }
 
+// IsRunning reports whether a process called name was started and has not exited.
+func (ps *Processes) IsRunning(name string) bool {
+	for _, p := range ps.processes() {
+		if p.name != name {
+			continue
+		}
+		select {
+		case <-p.done:
+		default:
+			return true
+		}
+	}
+	return false
+}
+
 // Alive returns those of pids that are still processes.
 func Alive(pids []int) []int {
 	var out []int

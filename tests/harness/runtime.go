@@ -17,7 +17,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
-	"strings"
 	"sync"
 	"time"
 
@@ -90,6 +89,10 @@ type FunctionRuntime struct {
 	running   map[string]*functionProcess // by revision name
 	addresses map[string]string           // by revision name: the endpoint, chosen once
 	lastErr   map[string]string           // by revision name, to log each new error once
+
+	// procMu serialises starting and stopping processes: the loop restarts an exited one,
+	// Restart restarts one on request.
+	procMu sync.Mutex
 
 	trigger chan struct{}
 	cancel  context.CancelFunc
@@ -168,6 +171,8 @@ func (r *FunctionRuntime) loop(ctx context.Context, factory dynamicinformer.Dyna
 func (r *FunctionRuntime) Stop() {
 	r.cancel()
 	<-r.done
+	r.procMu.Lock()
+	defer r.procMu.Unlock()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for name, p := range r.running {
@@ -204,6 +209,8 @@ func (r *FunctionRuntime) reconcileAll(ctx context.Context) bool {
 		r.mu.Unlock()
 	}
 	// A deleted revision's Deployment goes with it (owner reference); so does its process.
+	r.procMu.Lock()
+	defer r.procMu.Unlock()
 	r.mu.Lock()
 	for name, p := range r.running {
 		if !seen[name] {
@@ -266,20 +273,34 @@ func (r *FunctionRuntime) reconcile(ctx context.Context, rev *unstructured.Unstr
 	}
 
 	// Post: the function runs and accepts connections.
-	r.mu.Lock()
-	p := r.running[rev.GetName()]
-	r.mu.Unlock()
-	if p == nil {
-		if p, err = r.startRevision(ctx, rev, function, address, secret); err != nil {
-			return r.errorCondition(ctx, rev, err)
-		}
+	p, err := r.ensureRunning(ctx, rev, function, address, secret)
+	if err == nil {
+		err = r.waitListening(ctx, p)
 	}
-	if err := r.waitListening(ctx, p); err != nil {
+	if err != nil {
 		return r.errorCondition(ctx, rev, err)
 	}
 	return r.setConditions(ctx, rev,
 		newCondition("RuntimeHealthy", "True", reasonHealthyRevision, ""),
 		newCondition("RuntimeActive", "True", reasonActiveRuntime, ""))
+}
+
+// ensureRunning starts the revision's process unless it runs.
+func (r *FunctionRuntime) ensureRunning(ctx context.Context, rev *unstructured.Unstructured, function, address string, secret *corev1.Secret) (*functionProcess, error) {
+	r.procMu.Lock()
+	defer r.procMu.Unlock()
+	r.mu.Lock()
+	p := r.running[rev.GetName()]
+	r.mu.Unlock()
+	switch {
+	case p == nil:
+		return r.startRevision(ctx, rev, function, address, secret)
+	case !r.procs.IsRunning(p.process):
+		// The kubelet restarts a container that exited; so does this, at the retry pace.
+		r.logf("function runtime: %s exited; starting it again (see %s)", p.process, filepath.Join(r.procs.LogDir, p.process+".log"))
+		return p, r.startProcess(p)
+	}
+	return p, nil
 }
 
 // tlsServerSecretName is Function.GetTLSServerSecretName of Crossplane v2.4.0.
@@ -407,16 +428,21 @@ func (r *FunctionRuntime) startRevision(ctx context.Context, rev *unstructured.U
 		function: function, revision: rev.GetName(), process: "function-" + rev.GetName(),
 		binary: binary, args: args, env: env, address: address,
 	}
-	if err := r.procs.StartEnv(p.process, p.env, p.binary, p.args...); err != nil {
-		return nil, err
-	}
 	r.mu.Lock()
 	r.running[rev.GetName()] = p
 	r.mu.Unlock()
-	return p, nil
+	return p, r.startProcess(p)
+}
+
+// startProcess starts a revision's process, forgetting an earlier one that exited.
+func (r *FunctionRuntime) startProcess(p *functionProcess) error {
+	r.procs.StopProcess(p.process)
+	return r.procs.StartEnv(p.process, p.env, p.binary, p.args...)
 }
 
 func (r *FunctionRuntime) stopRevision(revision string) {
+	r.procMu.Lock()
+	defer r.procMu.Unlock()
 	r.mu.Lock()
 	p := r.running[revision]
 	delete(r.running, revision)
@@ -430,8 +456,8 @@ func (r *FunctionRuntime) stopRevision(revision string) {
 // waits for the Deployment to be Available; it fails if the process exited.
 func (r *FunctionRuntime) waitListening(ctx context.Context, p *functionProcess) error {
 	err := Poll(ctx, 30*time.Second, func() (bool, error) {
-		if err := r.procs.Exited(); err != nil && strings.Contains(err.Error(), p.process+" exited") {
-			return false, err
+		if !r.procs.IsRunning(p.process) {
+			return false, fmt.Errorf("%s exited (see %s)", p.process, filepath.Join(r.procs.LogDir, p.process+".log"))
 		}
 		return dialable(p.address), nil
 	})
@@ -456,8 +482,10 @@ func (r *FunctionRuntime) Restart(ctx context.Context, function string) error {
 	if p == nil {
 		return fmt.Errorf("function %s is not running", function)
 	}
-	r.procs.StopProcess(p.process)
-	if err := r.procs.StartEnv(p.process, p.env, p.binary, p.args...); err != nil {
+	r.procMu.Lock()
+	err := r.startProcess(p)
+	r.procMu.Unlock()
+	if err != nil {
 		return err
 	}
 	return r.waitListening(ctx, p)
@@ -556,9 +584,10 @@ func signServerCertificate(caCertPEM, caKeyPEM []byte, dnsNames []string) (certP
 		Subject:      pkix.Name{CommonName: dnsNames[0], Organization: []string{"Crossplane"}},
 		DNSNames:     dnsNames,
 		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-		NotBefore:    time.Now().Add(-time.Hour), NotAfter: time.Now().AddDate(10, 0, 0),
-		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().AddDate(10, 0, 0),
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
 	if err != nil {
