@@ -96,7 +96,8 @@ func TestCrossplaneNodeDriver(t *testing.T) {
 }
 
 // installNodeComposition installs function-patch-and-transform from a package built at test
-// time and pushed to the loopback registry, the XJitsiNode XRD and the kwok Composition.
+// time and pushed to the loopback registry, the XJitsiNode XRD, the kwok Composition and the
+// ClusterRole that lets Crossplane compose Nodes.
 func (s *crossplaneSuite) installNodeComposition(t *testing.T, ctx context.Context) {
 	t.Helper()
 	start := time.Now()
@@ -116,7 +117,10 @@ func (s *crossplaneSuite) installNodeComposition(t *testing.T, ctx context.Conte
 	require.NoError(t, unstructured.SetNestedField(fn[0].Object, strings.Replace(pkg, "127.0.0.1:5000", s.registry.Host, 1), "spec", "package"))
 	start = time.Now()
 	objs := append(fn, readObjects(t, filepath.Join(dir, "xrd.yaml"))...)
-	objs = append(objs, readObjects(t, filepath.Join(dir, "kwok", "composition.yaml"))...)
+	// Crossplane may compose Nodes: kwok/rbac.yaml aggregates that into its role.
+	for _, f := range []string{"composition.yaml", "rbac.yaml"} {
+		objs = append(objs, readObjects(t, filepath.Join(dir, "kwok", f))...)
+	}
 	report := s.kubectl.Apply(ctx, objs)
 	require.Empty(t, report.Rejected(), report.String())
 	_, err = s.xp.WaitFor(ctx, "pkg.crossplane.io/v1", "Function", "", patchAndTransform, time.Minute, "Installed", "Healthy")

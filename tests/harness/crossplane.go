@@ -34,9 +34,20 @@ type Crossplane struct {
 	applier *Applier
 }
 
+// CrossplaneOptions tune how Crossplane runs.
+type CrossplaneOptions struct {
+	// LeastPrivilege runs `core init` and the core as the crossplane service account, with
+	// the ClusterRoles of the Crossplane v2.4.0 Helm chart, plus the RBAC manager (`crossplane
+	// rbac start`) as the rbac-manager service account, which grants the core each XRD's
+	// types. Composed kinds outside the chart's role (HPAs, Ingresses, Nodes) then need a
+	// ClusterRole labelled rbac.crossplane.io/aggregate-to-crossplane, as in a real cluster.
+	// Otherwise the core runs as the cluster admin.
+	LeastPrivilege bool
+}
+
 // StartCrossplane initialises Crossplane in the cluster and starts its core among procs.
 // Call Stop when done.
-func StartCrossplane(ctx context.Context, tools *Tools, c *Cluster, procs *Processes) (*Crossplane, error) {
+func StartCrossplane(ctx context.Context, tools *Tools, c *Cluster, procs *Processes, opts CrossplaneOptions) (*Crossplane, error) {
 	applier, err := NewApplier(c.Config, "crossplane-e2e")
 	if err != nil {
 		return nil, err
@@ -45,7 +56,22 @@ func StartCrossplane(ctx context.Context, tools *Tools, c *Cluster, procs *Proce
 	if _, err := c.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: x.Namespace}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return nil, err
 	}
-	env := append(os.Environ(), "KUBECONFIG="+c.Kubeconfig)
+	dir := filepath.Join(procs.Dir, "crossplane")
+	kubeconfig, coreConfig := c.Kubeconfig, c.Config
+	if opts.LeastPrivilege {
+		kubeconfigs, err := installCrossplaneRBAC(ctx, c, x.Namespace, dir)
+		if err != nil {
+			return nil, err
+		}
+		kubeconfig = kubeconfigs[crossplaneServiceAccount]
+		if coreConfig, err = restConfigFor(kubeconfig); err != nil {
+			return nil, err
+		}
+		if err := startRBACManager(ctx, tools, procs, kubeconfigs[rbacManagerServiceAccount]); err != nil {
+			return nil, err
+		}
+	}
+	env := append(os.Environ(), "KUBECONFIG="+kubeconfig)
 
 	// `core init` applies the CRDs, then creates a Lock at once: against a fresh API server
 	// that fails with `no matches for kind "Lock"` until the CRDs are Established. (In a
@@ -91,7 +117,6 @@ func StartCrossplane(ctx context.Context, tools *Tools, c *Cluster, procs *Proce
 	if err != nil {
 		return nil, fmt.Errorf("crossplane core init made no client certificate: %w", err)
 	}
-	dir := filepath.Join(procs.Dir, "crossplane")
 	tlsDir, cacheDir := filepath.Join(dir, "tls-client"), filepath.Join(dir, "xpkg-cache")
 	for _, d := range []string{tlsDir, cacheDir} {
 		// The cache directory must exist, or unpacking fails with "read/write on closed pipe".
@@ -114,7 +139,12 @@ func StartCrossplane(ctx context.Context, tools *Tools, c *Cluster, procs *Proce
 		return nil, err
 	}
 	start = time.Now()
-	if err := procs.StartEnv("crossplane", env, tools.Path("crossplane-core"), "core", "start",
+	var debug []string
+	if os.Getenv("E2E_CROSSPLANE_DEBUG") == "1" {
+		// Every reconcile and its error in crossplane.log; events stay in the API either way.
+		debug = []string{"--debug"}
+	}
+	if err := procs.StartEnv("crossplane", env, tools.Path("crossplane-core"), append(debug, "core", "start",
 		"--namespace="+x.Namespace,
 		"--enable-webhooks=false",
 		"--package-runtime=External",
@@ -122,7 +152,7 @@ func StartCrossplane(ctx context.Context, tools *Tools, c *Cluster, procs *Proce
 		"--xpkg-cache-dir="+cacheDir,
 		fmt.Sprintf("--metrics-port=%d", ports[0]),
 		fmt.Sprintf("--health-probe-port=%d", ports[1]),
-	); err != nil {
+	)...); err != nil {
 		return nil, err
 	}
 	if err := procs.waitHTTP(ctx, "crossplane", fmt.Sprintf("http://127.0.0.1:%d/readyz", ports[1]), nil, 60*time.Second); err != nil {
@@ -130,7 +160,7 @@ func StartCrossplane(ctx context.Context, tools *Tools, c *Cluster, procs *Proce
 	}
 	x.ReadyIn = time.Since(start)
 
-	x.Runtime, err = StartFunctionRuntime(ctx, tools, c, procs, x.Namespace)
+	x.Runtime, err = StartFunctionRuntime(ctx, tools, coreConfig, procs, x.Namespace)
 	if err != nil {
 		return nil, err
 	}

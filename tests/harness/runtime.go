@@ -28,6 +28,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 )
 
@@ -110,8 +111,13 @@ type functionProcess struct {
 
 // StartFunctionRuntime starts the runtime double for the Crossplane in namespace. Stop it
 // before the processes it started are stopped.
-func StartFunctionRuntime(ctx context.Context, tools *Tools, c *Cluster, procs *Processes, namespace string) (*FunctionRuntime, error) {
-	dyn, err := dynamic.NewForConfig(c.Config)
+// It acts with cfg, the core's credentials: the Deployment runtime is part of the core.
+func StartFunctionRuntime(ctx context.Context, tools *Tools, cfg *rest.Config, procs *Processes, namespace string) (*FunctionRuntime, error) {
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	kube, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +128,7 @@ func StartFunctionRuntime(ctx context.Context, tools *Tools, c *Cluster, procs *
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	r := &FunctionRuntime{
 		namespace: namespace, tools: tools, procs: procs, dir: dir,
-		kube: c.Client, revisions: dyn.Resource(FunctionRevisions), logf: procs.logf,
+		kube: kube, revisions: dyn.Resource(FunctionRevisions), logf: procs.logf,
 		running: map[string]*functionProcess{}, addresses: map[string]string{}, lastErr: map[string]string{},
 		trigger: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{}),
 	}
