@@ -38,13 +38,13 @@ var FunctionRevisions = schema.GroupVersionResource{Group: "pkg.crossplane.io", 
 // Labels and values Crossplane v2.4.0 puts on and in package revisions
 // (apis/pkg/v1/interfaces.go, revision_types.go, conditions.go).
 const (
-	labelParentPackage     = "pkg.crossplane.io/package"
-	revisionActive         = "Active"
-	revisionInactive       = "Inactive"
-	reasonHealthyRevision  = "HealthyPackageRevision"
-	reasonUnhealthyRevison = "UnhealthyPackageRevision"
-	reasonActiveRuntime    = "ActiveRuntime"
-	rootCASecretName       = "crossplane-root-ca"
+	labelParentPackage      = "pkg.crossplane.io/package"
+	revisionActive          = "Active"
+	revisionInactive        = "Inactive"
+	reasonHealthyRevision   = "HealthyPackageRevision"
+	reasonUnhealthyRevision = "UnhealthyPackageRevision"
+	reasonActiveRuntime     = "ActiveRuntime"
+	rootCASecretName        = "crossplane-root-ca"
 )
 
 // FunctionRuntime stands in for Crossplane's Deployment runtime for Functions, which
@@ -109,9 +109,9 @@ type functionProcess struct {
 	address            string
 }
 
-// StartFunctionRuntime starts the runtime double for the Crossplane in namespace. Stop it
-// before the processes it started are stopped.
-// It acts with cfg, the core's credentials: the Deployment runtime is part of the core.
+// StartFunctionRuntime starts the runtime double for the Crossplane in namespace. It acts
+// with cfg, the core's credentials, since the Deployment runtime is part of the core. Stop
+// it before procs are stopped.
 func StartFunctionRuntime(ctx context.Context, tools *Tools, cfg *rest.Config, procs *Processes, namespace string) (*FunctionRuntime, error) {
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
@@ -275,7 +275,7 @@ func (r *FunctionRuntime) reconcile(ctx context.Context, rev *unstructured.Unstr
 
 	if conditionStatus(rev, "RevisionHealthy") != "True" {
 		return r.setConditions(ctx, rev,
-			newCondition("RuntimeHealthy", "False", reasonUnhealthyRevison, "Package revision is not healthy yet"))
+			newCondition("RuntimeHealthy", "False", reasonUnhealthyRevision, "Package revision is not healthy yet"))
 	}
 
 	// Post: the function runs and accepts connections.
@@ -337,7 +337,7 @@ func (r *FunctionRuntime) address(revision string) (string, error) {
 // errorCondition records a failed Post hook on the revision, as the reconciler does.
 func (r *FunctionRuntime) errorCondition(ctx context.Context, rev *unstructured.Unstructured, err error) error {
 	msg := "post establish runtime hook failed for package: " + err.Error()
-	if uerr := r.setConditions(ctx, rev, newCondition("RuntimeHealthy", "False", reasonUnhealthyRevison, msg)); uerr != nil {
+	if uerr := r.setConditions(ctx, rev, newCondition("RuntimeHealthy", "False", reasonUnhealthyRevision, msg)); uerr != nil {
 		return errors.Join(err, uerr)
 	}
 	return err
