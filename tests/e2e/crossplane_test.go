@@ -36,7 +36,8 @@ type crossplaneSuite struct {
 
 // startCrossplaneSuite starts a cluster, a registry and Crossplane, and logs how long
 // Crossplane took to initialise and start. Crossplane runs as its Helm chart installs it:
-// as the crossplane service account with the chart's ClusterRoles, next to its RBAC manager.
+// as the crossplane service account with the chart's ClusterRoles, next to (a stand-in for)
+// its RBAC manager.
 func startCrossplaneSuite(t *testing.T) *crossplaneSuite {
 	t.Helper()
 	c := startCluster(t)

@@ -14,6 +14,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/rest"
 )
 
 // CrossplaneNamespace is where Crossplane runs, as its Helm chart installs it.
@@ -31,15 +32,16 @@ type Crossplane struct {
 	// /readyz.
 	CRDsIn, InitIn, ReadyIn time.Duration
 
-	applier *Applier
+	applier  *Applier
+	xrdRoles *XRDRoles
 }
 
 // CrossplaneOptions tune how Crossplane runs.
 type CrossplaneOptions struct {
 	// LeastPrivilege runs `core init` and the core as the crossplane service account, with
-	// the ClusterRoles of the Crossplane v2.4.0 Helm chart, plus the RBAC manager (`crossplane
-	// rbac start`) as the rbac-manager service account, which grants the core each XRD's
-	// types. Composed kinds outside the chart's role (HPAs, Ingresses, Nodes) then need a
+	// the ClusterRoles of the Crossplane v2.4.0 Helm chart, plus the stand-in for the RBAC
+	// manager (XRDRoles) as the rbac-manager service account, which grants the core each
+	// XRD's types. Composed kinds outside the chart's role (HPAs, Ingresses, Nodes) then need a
 	// ClusterRole labelled rbac.crossplane.io/aggregate-to-crossplane, as in a real cluster.
 	// Otherwise the core runs as the cluster admin.
 	LeastPrivilege bool
@@ -53,22 +55,31 @@ func StartCrossplane(ctx context.Context, tools *Tools, c *Cluster, procs *Proce
 		return nil, err
 	}
 	x := &Crossplane{Namespace: CrossplaneNamespace, applier: applier}
-	if _, err := c.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: x.Namespace}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+	if err := x.start(ctx, tools, c, procs, opts); err != nil {
+		x.Stop()
 		return nil, err
+	}
+	return x, nil
+}
+
+func (x *Crossplane) start(ctx context.Context, tools *Tools, c *Cluster, procs *Processes, opts CrossplaneOptions) error {
+	if _, err := c.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: x.Namespace}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
 	}
 	dir := filepath.Join(procs.Dir, "crossplane")
 	kubeconfig, coreConfig := c.Kubeconfig, c.Config
+	var rbacConfig *rest.Config
 	if opts.LeastPrivilege {
 		kubeconfigs, err := installCrossplaneRBAC(ctx, c, x.Namespace, dir)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		kubeconfig = kubeconfigs[crossplaneServiceAccount]
 		if coreConfig, err = restConfigFor(kubeconfig); err != nil {
-			return nil, err
+			return err
 		}
-		if err := startRBACManager(ctx, tools, procs, kubeconfigs[rbacManagerServiceAccount]); err != nil {
-			return nil, err
+		if rbacConfig, err = restConfigFor(kubeconfigs[rbacManagerServiceAccount]); err != nil {
+			return err
 		}
 	}
 	env := append(os.Environ(), "KUBECONFIG="+kubeconfig)
@@ -80,17 +91,23 @@ func StartCrossplane(ctx context.Context, tools *Tools, c *Cluster, procs *Proce
 	crdsDir := tools.Path("crossplane-crds")
 	crds, err := readYAMLDir(crdsDir)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read Crossplane's CRDs (hack/tools.sh crossplane-crds): %w", err)
+		return fmt.Errorf("cannot read Crossplane's CRDs (hack/tools.sh crossplane-crds): %w", err)
 	}
-	if report := applier.Apply(ctx, crds); len(report.Rejected()) > 0 {
-		return nil, fmt.Errorf("crossplane's CRDs were refused: %s", report)
+	if report := x.applier.Apply(ctx, crds); len(report.Rejected()) > 0 {
+		return fmt.Errorf("crossplane's CRDs were refused: %s", report)
 	}
 	for _, crd := range crds {
 		if _, err := x.WaitFor(ctx, "apiextensions.k8s.io/v1", "CustomResourceDefinition", "", crd.GetName(), 30*time.Second, "Established"); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	x.CRDsIn = time.Since(start)
+	if rbacConfig != nil {
+		// After the CRDs, as the chart's `rbac init` waits for them.
+		if x.xrdRoles, err = StartXRDRoles(ctx, rbacConfig, procs.logf); err != nil {
+			return err
+		}
+	}
 
 	start = time.Now()
 	initCmd := exec.CommandContext(ctx, tools.Path("crossplane-core"), "core", "init")
@@ -104,10 +121,10 @@ func StartCrossplane(ctx context.Context, tools *Tools, c *Cluster, procs *Proce
 	)
 	out, err := initCmd.CombinedOutput()
 	if werr := os.WriteFile(filepath.Join(procs.LogDir, "crossplane-init.log"), out, 0o644); werr != nil {
-		return nil, werr
+		return werr
 	}
 	if err != nil {
-		return nil, fmt.Errorf("crossplane core init: %w\n%s", err, out)
+		return fmt.Errorf("crossplane core init: %w\n%s", err, out)
 	}
 	x.InitIn = time.Since(start)
 
@@ -115,28 +132,28 @@ func StartCrossplane(ctx context.Context, tools *Tools, c *Cluster, procs *Proce
 	// to every function (mTLS).
 	client, err := c.Client.CoreV1().Secrets(x.Namespace).Get(ctx, "crossplane-tls-client", metav1.GetOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("crossplane core init made no client certificate: %w", err)
+		return fmt.Errorf("crossplane core init made no client certificate: %w", err)
 	}
 	tlsDir, cacheDir := filepath.Join(dir, "tls-client"), filepath.Join(dir, "xpkg-cache")
 	for _, d := range []string{tlsDir, cacheDir} {
 		// The cache directory must exist, or unpacking fails with "read/write on closed pipe".
 		if err := os.MkdirAll(d, 0o700); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	for _, k := range []string{"ca.crt", corev1.TLSCertKey, corev1.TLSPrivateKeyKey} {
 		if len(client.Data[k]) == 0 {
-			return nil, fmt.Errorf("secret crossplane-tls-client has no %s", k)
+			return fmt.Errorf("secret crossplane-tls-client has no %s", k)
 		}
 		if err := os.WriteFile(filepath.Join(tlsDir, k), client.Data[k], 0o600); err != nil {
-			return nil, err
+			return err
 		}
 	}
 
 	// Metrics and health default to 8080 and 8081 on every interface: free ports instead.
 	ports, err := freePorts(2)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	start = time.Now()
 	var debug []string
@@ -153,24 +170,24 @@ func StartCrossplane(ctx context.Context, tools *Tools, c *Cluster, procs *Proce
 		fmt.Sprintf("--metrics-port=%d", ports[0]),
 		fmt.Sprintf("--health-probe-port=%d", ports[1]),
 	)...); err != nil {
-		return nil, err
+		return err
 	}
 	if err := procs.waitHTTP(ctx, "crossplane", fmt.Sprintf("http://127.0.0.1:%d/readyz", ports[1]), nil, 60*time.Second); err != nil {
-		return nil, err
+		return err
 	}
 	x.ReadyIn = time.Since(start)
 
 	x.Runtime, err = StartFunctionRuntime(ctx, tools, coreConfig, procs, x.Namespace)
-	if err != nil {
-		return nil, err
-	}
-	return x, nil
+	return err
 }
 
-// Stop stops the runtime double and its functions; the core stops with procs.
+// Stop stops the doubles and the functions; the core stops with procs.
 func (x *Crossplane) Stop() {
 	if x.Runtime != nil {
 		x.Runtime.Stop()
+	}
+	if x.xrdRoles != nil {
+		x.xrdRoles.Stop()
 	}
 }
 

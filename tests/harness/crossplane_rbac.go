@@ -2,10 +2,11 @@ package harness
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -13,6 +14,10 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -160,20 +165,124 @@ func restConfigFor(kubeconfig string) (*rest.Config, error) {
 	return cfg, nil
 }
 
-// startRBACManager starts `crossplane rbac start` as the rbac-manager service account. It
-// writes, among others, each XRD's ClusterRole that aggregates to the core's.
+// CompositeResourceDefinitions is the resource of Crossplane's XRDs (every XRD, v1 and v2,
+// is served at both versions).
+var CompositeResourceDefinitions = schema.GroupVersionResource{Group: "apiextensions.crossplane.io", Version: "v1", Resource: "compositeresourcedefinitions"}
+
+// XRDRoles stands in for the definition controller of Crossplane's RBAC manager
+// (`crossplane rbac start`), github.com/crossplane/crossplane/v2 v2.4.0,
+// internal/controller/rbac/definition (roles.go RenderClusterRoles, reconciler.go): for each
+// XRD it applies the ClusterRole crossplane:composite:<xrd>:aggregate-to-crossplane, labelled
+// rbac.crossplane.io/aggregate-to-crossplane and controlled by the XRD, which lets the core
+// manage the XRD's composites (and claims): all verbs on them and their status, update on
+// their finalizers. It acts as the rbac-manager service account.
 //
-// Its controller-runtime metrics server binds :8080 on every interface and has no flag to
-// move it; the manager exits when the port is taken. Check first, and say so.
-func startRBACManager(ctx context.Context, tools *Tools, procs *Processes, kubeconfig string) error {
-	l, err := net.Listen("tcp", ":8080")
+// Why not the RBAC manager itself: its controller-runtime metrics server binds :8080 on every
+// interface, and no flag or variable moves it. The JVB stats doubles of other suites listen on
+// 127.x.y.z:8080 (pod IPs), so each would make the other fail to bind whenever two suites
+// run at once ("listen tcp :8080: bind: address already in use", seen on this machine). The
+// RBAC manager's other roles (aggregate-to-edit, -view, -browse) serve users; nothing here
+// acts as one, so they are left out.
+type XRDRoles struct {
+	controller *controller
+}
+
+// StartXRDRoles starts the RBAC manager's stand-in with cfg's credentials.
+func StartXRDRoles(ctx context.Context, cfg *rest.Config, logf func(string, ...any)) (*XRDRoles, error) {
+	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
-		return fmt.Errorf("crossplane's RBAC manager always serves metrics on :8080 (no flag moves it), and the port is taken: %w", err)
+		return nil, err
 	}
-	_ = l.Close()
-	env := append(os.Environ(), "KUBECONFIG="+kubeconfig)
-	if err := procs.StartEnv("crossplane-rbac-manager", env, tools.Path("crossplane-core"), "rbac", "start"); err != nil {
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	xrds := dyn.Resource(CompositeResourceDefinitions)
+	lastErr := ""
+	c, err := startController(ctx, dyn, CompositeResourceDefinitions, func(ctx context.Context) bool {
+		err := applyXRDRoles(ctx, xrds, kube)
+		if err != nil && ctx.Err() == nil && err.Error() != lastErr {
+			logf("rbac manager stand-in: %v", err)
+		}
+		lastErr = ""
+		if err != nil {
+			lastErr = err.Error()
+		}
+		return err == nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &XRDRoles{controller: c}, nil
+}
+
+// Stop stops it.
+func (x *XRDRoles) Stop() { x.controller.stop() }
+
+func applyXRDRoles(ctx context.Context, xrds dynamic.ResourceInterface, kube kubernetes.Interface) error {
+	list, err := xrds.List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("cannot list XRDs: %w", err)
+	}
+	var errs []error
+	for i := range list.Items {
+		xrd := &list.Items[i]
+		if xrd.GetDeletionTimestamp() != nil {
+			continue // the role goes with the XRD: it is controlled by it
+		}
+		if err := applyClusterRole(ctx, kube, xrdSystemRole(xrd)); err != nil {
+			errs = append(errs, fmt.Errorf("XRD %s: %w", xrd.GetName(), err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// xrdSystemRole is RenderClusterRoles' system role.
+func xrdSystemRole(xrd *unstructured.Unstructured) *rbacv1.ClusterRole {
+	group, _, _ := unstructured.NestedString(xrd.Object, "spec", "group")
+	plural, _, _ := unstructured.NestedString(xrd.Object, "spec", "names", "plural")
+	role := &rbacv1.ClusterRole{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:   "crossplane:composite:" + xrd.GetName() + ":aggregate-to-crossplane",
+			Labels: map[string]string{aggregateToCrossplane: "true"},
+			OwnerReferences: []metav1.OwnerReference{{
+				APIVersion: xrd.GetAPIVersion(), Kind: xrd.GetKind(), Name: xrd.GetName(), UID: xrd.GetUID(),
+				Controller: ptrTo(true), BlockOwnerDeletion: ptrTo(true),
+			}},
+		},
+		Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{group}, Resources: []string{plural, plural + "/status"}, Verbs: []string{rbacv1.VerbAll}},
+			{APIGroups: []string{group}, Resources: []string{plural + "/finalizers"}, Verbs: []string{"update"}},
+		},
+	}
+	if claims, _, _ := unstructured.NestedString(xrd.Object, "spec", "claimNames", "plural"); claims != "" {
+		role.Rules = append(role.Rules,
+			rbacv1.PolicyRule{APIGroups: []string{group}, Resources: []string{claims, claims + "/status"}, Verbs: []string{rbacv1.VerbAll}},
+			rbacv1.PolicyRule{APIGroups: []string{group}, Resources: []string{claims + "/finalizers"}, Verbs: []string{"update"}},
+		)
+	}
+	return role
+}
+
+// applyClusterRole creates the role, or updates its rules and labels when they differ.
+func applyClusterRole(ctx context.Context, kube kubernetes.Interface, want *rbacv1.ClusterRole) error {
+	roles := kube.RbacV1().ClusterRoles()
+	have, err := roles.Get(ctx, want.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		_, err = roles.Create(ctx, want, metav1.CreateOptions{})
 		return err
 	}
-	return procs.waitHTTP(ctx, "crossplane-rbac-manager", "http://127.0.0.1:8080/metrics", nil, 60*time.Second)
+	if err != nil {
+		return err
+	}
+	if reflect.DeepEqual(have.Rules, want.Rules) && have.Labels[aggregateToCrossplane] == "true" {
+		return nil
+	}
+	have.Rules = want.Rules
+	if have.Labels == nil {
+		have.Labels = map[string]string{}
+	}
+	have.Labels[aggregateToCrossplane] = "true"
+	_, err = roles.Update(ctx, have, metav1.UpdateOptions{})
+	return err
 }

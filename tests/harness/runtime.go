@@ -26,10 +26,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/cache"
 )
 
 // FunctionRevisions is the resource of Crossplane's FunctionRevisions.
@@ -95,9 +93,7 @@ type FunctionRuntime struct {
 	// Restart restarts one on request.
 	procMu sync.Mutex
 
-	trigger chan struct{}
-	cancel  context.CancelFunc
-	done    chan struct{}
+	controller *controller
 }
 
 // functionProcess is one function revision's process.
@@ -125,58 +121,21 @@ func StartFunctionRuntime(ctx context.Context, tools *Tools, cfg *rest.Config, p
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	r := &FunctionRuntime{
 		namespace: namespace, tools: tools, procs: procs, dir: dir,
 		kube: kube, revisions: dyn.Resource(FunctionRevisions), logf: procs.logf,
 		running: map[string]*functionProcess{}, addresses: map[string]string{}, lastErr: map[string]string{},
-		trigger: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{}),
 	}
 	// A watch on FunctionRevisions, as the controller's For(&FunctionRevision{}).
-	factory := dynamicinformer.NewDynamicSharedInformerFactory(dyn, 0)
-	informer := factory.ForResource(FunctionRevisions).Informer()
-	if _, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { r.poke() },
-		UpdateFunc: func(any, any) { r.poke() },
-		DeleteFunc: func(any) { r.poke() },
-	}); err != nil {
-		cancel()
+	if r.controller, err = startController(ctx, dyn, FunctionRevisions, r.reconcileAll); err != nil {
 		return nil, err
 	}
-	factory.Start(ctx.Done())
-	go r.loop(ctx, factory)
 	return r, nil
-}
-
-func (r *FunctionRuntime) poke() {
-	select {
-	case r.trigger <- struct{}{}:
-	default:
-	}
-}
-
-// loop reconciles every revision on each change, and again a little later after a failure.
-func (r *FunctionRuntime) loop(ctx context.Context, factory dynamicinformer.DynamicSharedInformerFactory) {
-	defer close(r.done)
-	defer factory.Shutdown()
-	for {
-		wait := 5 * time.Second
-		if !r.reconcileAll(ctx) {
-			wait = 500 * time.Millisecond
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-r.trigger:
-		case <-time.After(wait):
-		}
-	}
 }
 
 // Stop stops reconciling and stops every function process.
 func (r *FunctionRuntime) Stop() {
-	r.cancel()
-	<-r.done
+	r.controller.stop()
 	r.procMu.Lock()
 	defer r.procMu.Unlock()
 	r.mu.Lock()
