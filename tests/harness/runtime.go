@@ -73,7 +73,8 @@ const (
 // exists; a function whose flags include --metrics-address gets it empty (disabled), since
 // every function's metrics default to :8080 and all would share the host's network. A
 // function without that flag (function-patch-and-transform v0.10.7) keeps its SDK default,
-// whose error the SDK ignores when the port is taken. Flags are read from the binary's
+// whose error the SDK ignores when the port is taken; when it is free, the function holds
+// :8080 on every interface while it runs (in a pod it has a network of its own). Flags are read from the binary's
 // --help: no flag it lacks is passed.
 type FunctionRuntime struct {
 	namespace string
