@@ -45,6 +45,11 @@ type CrossplaneOptions struct {
 	// ClusterRole labelled rbac.crossplane.io/aggregate-to-crossplane, as in a real cluster.
 	// Otherwise the core runs as the cluster admin.
 	LeastPrivilege bool
+	// CircuitBreakerBurst is the core's --circuit-breaker-burst: how many watch events of an
+	// XR's composed resources it takes at once before it stops reconciling the XR on every
+	// event (100 by default, refilled at one a second, and then open for five minutes). 0
+	// keeps the default.
+	CircuitBreakerBurst int
 }
 
 // StartCrossplane initialises Crossplane in the cluster and starts its core among procs.
@@ -156,12 +161,15 @@ func (x *Crossplane) start(ctx context.Context, tools *Tools, c *Cluster, procs 
 		return err
 	}
 	start = time.Now()
-	var debug []string
+	var extra []string
 	if os.Getenv("E2E_CROSSPLANE_DEBUG") == "1" {
 		// Every reconcile and its error in crossplane.log; events stay in the API either way.
-		debug = []string{"--debug"}
+		extra = []string{"--debug"}
 	}
-	if err := procs.StartEnv("crossplane", env, tools.Path("crossplane-core"), append(debug, "core", "start",
+	if opts.CircuitBreakerBurst > 0 {
+		extra = append(extra, fmt.Sprintf("--circuit-breaker-burst=%d", opts.CircuitBreakerBurst))
+	}
+	if err := procs.StartEnv("crossplane", env, tools.Path("crossplane-core"), append([]string{"core", "start"}, append(extra,
 		"--namespace="+x.Namespace,
 		"--enable-webhooks=false",
 		"--package-runtime=External",
@@ -169,7 +177,7 @@ func (x *Crossplane) start(ctx context.Context, tools *Tools, c *Cluster, procs 
 		"--xpkg-cache-dir="+cacheDir,
 		fmt.Sprintf("--metrics-port=%d", ports[0]),
 		fmt.Sprintf("--health-probe-port=%d", ports[1]),
-	)...); err != nil {
+	)...)...); err != nil {
 		return err
 	}
 	if err := procs.waitHTTP(ctx, "crossplane", fmt.Sprintf("http://127.0.0.1:%d/readyz", ports[1]), nil, 60*time.Second); err != nil {
