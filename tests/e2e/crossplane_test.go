@@ -227,10 +227,9 @@ func TestClaimThroughCrossplane(t *testing.T) {
 		require.NoError(t, err, "the claim never became Ready")
 		t.Logf("claim Ready %s after the claim was applied (%s after package/cluster/); %s",
 			time.Since(start).Round(100*time.Millisecond), time.Since(rbacApplied).Round(100*time.Millisecond), harness.DescribeConditions(c))
-		xr, err := s.xp.Get(ctx, "apps.jit.si/v1alpha1", "XJitsi", "", xr.GetName())
-		require.NoError(t, err)
-		assert.Equal(t, "True", harness.ConditionStatus(xr, "Ready"), "the XR is Ready: %s", harness.DescribeConditions(xr))
-		assert.Equal(t, "True", harness.ConditionStatus(xr, "BridgesReady"))
+		xr, err := s.xp.WaitFor(ctx, "apps.jit.si/v1alpha1", "XJitsi", "", xr.GetName(), time.Minute, "Ready", "BridgesReady")
+		require.NoError(t, err, "the XR must be Ready with its claim")
+		t.Logf("XR %s", harness.DescribeConditions(xr))
 	})
 
 	t.Run("StatusFollowsTheHPA", func(t *testing.T) {
