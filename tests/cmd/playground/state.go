@@ -118,7 +118,7 @@ func (s stateDir) pidFiles() (map[string]int, error) {
 // or runs a binary from it (the node scaler, cluster-autoscaler, the functions) or from the
 // pinned tools (the registry).
 func (s stateDir) ours(pid int, tools *harness.Tools) bool {
-	if len(harness.Alive([]int{pid})) == 0 {
+	if !running(pid) {
 		return false
 	}
 	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
@@ -150,18 +150,53 @@ func (s stateDir) stopProcesses(tools *harness.Tools, pids []int, grace time.Dur
 			signalGroup(pid, syscall.SIGTERM)
 		}
 	}
-	deadline := time.Now().Add(grace)
-	for len(harness.Alive(ours)) > 0 && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
-	for _, pid := range harness.Alive(ours) {
+	waitGone(ours, grace)
+	for _, pid := range runningOf(ours) {
 		signalGroup(pid, syscall.SIGKILL)
 	}
-	deadline = time.Now().Add(5 * time.Second)
-	for len(harness.Alive(ours)) > 0 && time.Now().Before(deadline) {
+	waitGone(ours, 5*time.Second)
+	return runningOf(ours)
+}
+
+// running reports whether pid is a process that has not exited: kill(pid, 0) succeeds and it
+// is no zombie. A process whose parent died is reaped by init, a moment later.
+func running(pid int) bool {
+	if len(harness.Alive([]int{pid})) == 0 {
+		return false
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// pid (comm) state ...: comm may hold spaces and parentheses, the state follows the last ')'.
+	i := strings.LastIndexByte(string(stat), ')')
+	return i < 0 || i+2 >= len(stat) || stat[i+2] != 'Z'
+}
+
+func runningOf(pids []int) []int {
+	var out []int
+	for _, pid := range pids {
+		if running(pid) {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// waitGone waits until none of pids runs, at most timeout, then a little longer (at most 10
+// s) for init to reap them, so that kill(pid, 0) fails for each afterwards.
+func waitGone(pids []int, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for len(runningOf(pids)) > 0 && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
 	}
-	return harness.Alive(ours)
+	if len(runningOf(pids)) > 0 {
+		return
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for len(harness.Alive(pids)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // signalGroup signals pid's process group, which it leads (the harness starts every process

@@ -134,28 +134,22 @@ func waitReady(s stateDir, tools *harness.Tools, pid int, exited <-chan error, s
 			return fail(fmt.Sprintf("The playground was not ready after %s", timeout))
 		case <-time.After(200 * time.Millisecond):
 		}
-		if exited == nil && len(harness.Alive([]int{pid})) == 0 {
+		if exited == nil && !running(pid) {
 			return fail("The playground exited")
 		}
 	}
 }
 
-// waitExit waits until pid is gone, at most timeout.
+// waitExit waits until pid is gone, at most timeout: exited reports it for a child of this
+// process, which it reaps; for another process, waitGone waits for init to reap it.
 func waitExit(pid int, exited <-chan error, timeout time.Duration) {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if exited != nil {
-			select {
-			case <-exited:
-				return
-			case <-time.After(100 * time.Millisecond):
-			}
-			continue
-		}
-		if len(harness.Alive([]int{pid})) == 0 {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
+	if exited == nil {
+		waitGone([]int{pid}, timeout)
+		return
+	}
+	select {
+	case <-exited:
+	case <-time.After(timeout):
 	}
 }
 
