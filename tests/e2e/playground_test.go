@@ -76,7 +76,7 @@ func TestPlayground(t *testing.T) {
 	}
 	t.Log(strings.TrimSpace(kubectl("apply", "-f", "examples/claim.yaml")))
 	synced, ready := waitForClaim(t, ctx, kubeconfig)
-	t.Logf("claim applied -> Synced after %s, Ready after %s", synced.Round(100*time.Millisecond), ready.Round(100*time.Millisecond))
+	t.Logf("claim applied -> Synced after %s, Ready after %s", synced.Round(10*time.Millisecond), ready.Round(10*time.Millisecond))
 	got := kubectl("get", "jitsi", "jitsi-sample", "-n", sampleNamespace)
 	t.Logf("kubectl get jitsi jitsi-sample -n %s:\n%s", sampleNamespace, got)
 	require.Len(t, strings.Split(strings.TrimSpace(got), "\n"), 2, "a header and the claim")
