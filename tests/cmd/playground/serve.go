@@ -45,11 +45,15 @@ const (
 	// examples/nodescaler/config-kwok.yaml (5m): an empty JVB node goes a minute after its
 	// bridge.
 	jvbUnneededTime = "1m"
-	// The metrics adapter's intervals: kube-metrics-adapter's defaults are 60 s and 30 s
-	// (jitsiemu.DefaultCollectionInterval, DefaultResourceUpdateInterval); shorter here so
-	// that a new HPA reads its metric, and a bridge's stress reaches it, within seconds.
-	metricsCollectionInterval = 10 * time.Second
-	metricsHPAInterval        = 10 * time.Second
+	// The metric path's periods, shortened as cluster-autoscaler's flags are
+	// (harness.AutoscalerFlags) so that a new HPA reads its metric, and a bridge's stress
+	// reaches the HPA, within seconds: kube-controller-manager's
+	// --horizontal-pod-autoscaler-sync-period defaults to 15 s, kube-metrics-adapter's
+	// collection and HPA discovery intervals to 60 s and 30 s
+	// (jitsiemu.DefaultCollectionInterval, DefaultResourceUpdateInterval).
+	hpaSyncPeriod             = 5 * time.Second
+	metricsCollectionInterval = 5 * time.Second
+	metricsHPAInterval        = 5 * time.Second
 )
 
 // serve runs the playground until SIGTERM or SIGINT. It writes its PID first, then either
@@ -152,6 +156,7 @@ func (p *playground) start(ctx context.Context) error {
 		KwokCIDR: harness.LoopbackPodCIDR(),
 		// A bridge leaving runs its preStop hook (the kubelet double) before it goes.
 		HoldTerminatingBridges: true,
+		HPASyncPeriod:          hpaSyncPeriod,
 		Logf:                   p.logf,
 	})
 	if err != nil {
