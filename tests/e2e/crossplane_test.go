@@ -22,10 +22,7 @@ import (
 )
 
 const (
-	// jitsiFunction is the name Crossplane gives function-jitsi, installed as the
-	// Configuration's dependency: the package path without the registry, as a DNS label.
-	jitsiFunction = "crossplane-jitsi-function-jitsi"
-	jitsiXRD      = "xjitsis.apps.jit.si"
+	jitsiFunction = harness.JitsiFunction
 	// kubectlManager is the field manager of `kubectl apply --server-side`.
 	kubectlManager = "kubectl"
 )
@@ -83,23 +80,8 @@ func (s *crossplaneSuite) pushPackages(t *testing.T, ctx context.Context) string
 // Established and Offered.
 func (s *crossplaneSuite) installJitsi(t *testing.T, ctx context.Context) {
 	t.Helper()
-	configuration := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "pkg.crossplane.io/v1",
-		"kind":       "Configuration",
-		"metadata":   map[string]any{"name": "configuration-jitsi"},
-		"spec": map[string]any{
-			"package": s.registry.Host + "/crossplane-jitsi/configuration-jitsi:v0.1.0",
-		},
-	}}
 	start := time.Now()
-	report := s.kubectl.Apply(ctx, []*unstructured.Unstructured{configuration})
-	require.Empty(t, report.Rejected(), report.String())
-
-	_, err := s.xp.WaitFor(ctx, "pkg.crossplane.io/v1", "Configuration", "", "configuration-jitsi", 2*time.Minute, "Installed", "Healthy")
-	require.NoError(t, err)
-	fn, err := s.xp.WaitFor(ctx, "pkg.crossplane.io/v1", "Function", "", jitsiFunction, time.Minute, "Installed", "Healthy")
-	require.NoError(t, err)
-	_, err = s.xp.WaitFor(ctx, "apiextensions.crossplane.io/v1", "CompositeResourceDefinition", "", jitsiXRD, time.Minute, "Established", "Offered")
+	fn, err := s.xp.InstallJitsi(ctx, s.kubectl, s.registry.Host)
 	require.NoError(t, err)
 	t.Logf("Configuration and its Function Installed and Healthy, XRD Established and Offered %s after the Configuration was applied",
 		time.Since(start).Round(10*time.Millisecond))

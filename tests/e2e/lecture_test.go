@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"context"
-	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,10 +24,8 @@ import (
 // JICOFO_OCTO_REGION.
 const sampleRegion = "europe"
 
-// loopbackCIDR is a pod range on a random /16 of 127.0.0.0/8, all of which reaches lo on
-// Linux: each pod gets an address the test process can serve its bridge on, and suites
-// running side by side on one machine rarely share a range.
-func loopbackCIDR() string { return fmt.Sprintf("127.%d.0.1/16", 64+rand.IntN(190)) }
+// loopbackCIDR is a pod range on a random /16 of 127.0.0.0/8 (harness.LoopbackPodCIDR).
+func loopbackCIDR() string { return harness.LoopbackPodCIDR() }
 
 // emulators are the doubles that carry participants: a bridge on each JVB pod, jicofo, and
 // the kubelet's preStop step.
@@ -43,19 +39,12 @@ type emulators struct {
 
 func startEmulators(t *testing.T, ctx context.Context, c *harness.Cluster) *emulators {
 	t.Helper()
-	e := &emulators{brewery: jitsiemu.NewBrewery(), network: jitsiemu.NewNetwork()}
-	var err error
-	e.fleet, err = jitsiemu.StartFleet(ctx, jitsiemu.FleetOptions{Client: c.Client, Namespace: sampleNamespace,
-		Brewery: e.brewery, Network: e.network, Bridge: jitsiemu.BridgeConfig{Logf: t.Logf}, Logf: t.Logf})
-	require.NoError(t, err)
-	t.Cleanup(e.fleet.Close)
 	// The hook polls every second instead of every ten.
-	e.kubelet, err = jitsiemu.StartKubelet(ctx, jitsiemu.KubeletOptions{Client: c.Client, Namespace: sampleNamespace,
-		Network: e.network, Env: []string{"DRAIN_POLL_SECONDS=1"}, Logf: t.Logf})
+	em, err := jitsiemu.StartEmulators(ctx, jitsiemu.EmulatorsOptions{Client: c.Client, Namespace: sampleNamespace,
+		Region: sampleRegion, KubeletEnv: []string{"DRAIN_POLL_SECONDS=1"}, Logf: t.Logf})
 	require.NoError(t, err)
-	t.Cleanup(e.kubelet.Close) // before the fleet: hooks end while their bridges still answer
-	e.jicofo = jitsiemu.NewJicofo(e.brewery, jitsiemu.JicofoConfig{LocalRegion: sampleRegion, Logf: t.Logf})
-	return e
+	t.Cleanup(em.Close)
+	return &emulators{network: em.Network, brewery: em.Brewery, fleet: em.Fleet, kubelet: em.Kubelet, jicofo: em.Jicofo}
 }
 
 // join places n participants of conference and returns where they landed.

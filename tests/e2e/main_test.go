@@ -11,7 +11,6 @@ import (
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/crossplane-jitsi/crossplane-jitsi/tests/harness"
@@ -69,11 +68,7 @@ func testContext(t *testing.T, timeout time.Duration) context.Context {
 }
 
 // nodeCapacity is a roomy fake node: JVBs are limited by anti-affinity, not by resources.
-var nodeCapacity = corev1.ResourceList{
-	corev1.ResourceCPU:    resource.MustParse("8"),
-	corev1.ResourceMemory: resource.MustParse("32Gi"),
-	corev1.ResourcePods:   resource.MustParse("110"),
-}
+var nodeCapacity = harness.NodeCapacity
 
 func addNode(t *testing.T, c *harness.Cluster, name string, labels map[string]string) {
 	t.Helper()
