@@ -131,6 +131,7 @@ func TestEmptiestBridgeLeavesFirst(t *testing.T) {
 		require.True(t, s.nodeExists(t, ctx, smallNode), "cluster-autoscaler must not remove a draining bridge's node")
 		time.Sleep(time.Second)
 	}
+	t.Logf("%s draining for 20 s, its node %s kept; %s", small.Name(), smallNode, caVerdict(t, s, smallNode))
 	state, _ := small.State()
 	assert.Equal(t, jitsiemu.StateGracefulShutdown, state)
 	assert.Equal(t, 12, small.Stats().LocalEndpoints)

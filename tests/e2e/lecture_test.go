@@ -14,7 +14,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/crossplane-jitsi/crossplane-jitsi/tests/harness"
 	"github.com/crossplane-jitsi/crossplane-jitsi/tests/jitsiemu"
@@ -77,124 +76,6 @@ func (s *autoscalerSuite) nodeExists(t *testing.T, ctx context.Context, name str
 	}
 	require.NoError(t, err)
 	return n.DeletionTimestamp == nil
-}
-
-// TestBridgeDrainsBeforeItLeaves takes a bridge away while a lecture runs on it, the way the
-// HPA or an operator does: the Deployment goes from 2 bridges to 1, and the ReplicaSet
-// removes the busy one (the other carries a higher pod-deletion-cost). The pod stays
-// Terminating while fn/jvb.go's own preStop script, run by the kubelet double, drains the
-// emulated bridge; jicofo sends new conferences elsewhere; cluster-autoscaler keeps the node.
-// When the lecture ends the hook returns, the pod goes, then its node. No conference is cut.
-func TestBridgeDrainsBeforeItLeaves(t *testing.T) {
-	s := startAutoscalerSuite(t, harness.Options{KwokCIDR: loopbackCIDR(), HoldTerminatingBridges: true})
-	ctx := testContext(t, 5*time.Minute)
-	e := startEmulators(t, ctx, s.cluster)
-
-	s.apply(t, ctx, 2)
-	start := time.Now()
-	s.waitForBridges(t, ctx, 2, 2)
-	require.NoError(t, e.fleet.WaitForBridges(ctx, 2, time.Minute))
-	t.Logf("2 bridges on 2 new nodes, emulated bridges serving after %s", time.Since(start).Round(100*time.Millisecond))
-	for _, b := range e.fleet.Bridges() {
-		t.Logf("bridge %s at %s, graceful-shutdown-max-duration %s", b.Name(), b.URL(), b.Config().GracefulShutdownMaxDuration)
-		assert.Equal(t, time.Hour, b.Config().GracefulShutdownMaxDuration, "read from the rendered custom-jvb.conf")
-	}
-
-	lecture := e.join(t, "lecture", 12)
-	busy := lecture[0].Bridge
-	for _, p := range lecture {
-		require.Equal(t, busy, p.Bridge, "a 12-participant conference stays on one bridge")
-	}
-	var idle *jitsiemu.Bridge
-	for _, b := range e.fleet.Bridges() {
-		if b != busy {
-			idle = b
-		}
-	}
-	require.NotNil(t, idle)
-	busyPod, _ := s.pod(t, ctx, busy.Name())
-	busyNode := busyPod.Spec.NodeName
-	t.Logf("lecture: 12 participants on %s (node %s); %s idle", busy.Name(), busyNode, idle.Name())
-
-	// The ReplicaSet removes the pod with the lowest deletion cost first.
-	_, err := s.cluster.Client.CoreV1().Pods(sampleNamespace).Patch(ctx, idle.Name(), types.MergePatchType,
-		[]byte(`{"metadata":{"annotations":{"controller.kubernetes.io/pod-deletion-cost":"100"}}}`), metav1.PatchOptions{})
-	require.NoError(t, err)
-	s.apply(t, ctx, 1)
-	scaledAt := time.Now()
-	require.NoError(t, harness.Poll(ctx, 30*time.Second, func() (bool, error) {
-		p, ok := s.pod(t, ctx, busy.Name())
-		return ok && p.DeletionTimestamp != nil, nil
-	}), "the busy bridge must be the one removed")
-	require.NoError(t, harness.Poll(ctx, 30*time.Second, func() (bool, error) {
-		state, _ := busy.State()
-		return state == jitsiemu.StateGracefulShutdown, nil
-	}), "the preStop hook must ask the bridge for a graceful shutdown")
-	t.Logf("replicas 2 -> 1: %s Terminating, in graceful shutdown %s after the scale-down",
-		busy.Name(), time.Since(scaledAt).Round(100*time.Millisecond))
-
-	// Once the bridge's presence told jicofo, new conferences go to the other bridge; so
-	// does the lecture's latecomer, through a relay (jicofo prefers running bridges).
-	require.NoError(t, harness.Poll(ctx, 30*time.Second, func() (bool, error) {
-		return e.jicofo.Snapshot().Available == 1, nil
-	}))
-	seminar := e.join(t, "seminar", 5)
-	assert.Equal(t, idle, seminar[0].Bridge, "no new conference on a bridge in graceful shutdown")
-	latecomer := e.join(t, "lecture", 1)[0]
-	assert.Equal(t, idle, latecomer.Bridge)
-	assert.Equal(t, 2, latecomer.Bridges, "the lecture spans both bridges")
-
-	// Hold: the lecture goes on for longer than cluster-autoscaler needs to call a node
-	// unneeded (the group's unneededTime is 10 s); the pod and its node stay.
-	hold := 25 * time.Second
-	deadline := time.Now().Add(hold)
-	for time.Now().Before(deadline) {
-		p, ok := s.pod(t, ctx, busy.Name())
-		require.True(t, ok, "the pod must stay while its conference lasts")
-		require.NotNil(t, p.DeletionTimestamp)
-		require.True(t, s.nodeExists(t, ctx, busyNode), "cluster-autoscaler must not remove the node of a draining bridge")
-		time.Sleep(time.Second)
-	}
-	stats := busy.Stats()
-	assert.Equal(t, 12, stats.LocalEndpoints)
-	assert.Equal(t, 1, stats.OctoEndpoints, "it relays the latecomer")
-	assert.True(t, stats.GracefulShutdown)
-	assert.Len(t, e.kubelet.Runs(), 1)
-	assert.True(t, e.kubelet.Runs()[0].Ended.IsZero(), "the hook is still polling")
-	t.Logf("%s Terminating for %s with 12 local participants; node %s kept by cluster-autoscaler; %s",
-		busy.Name(), time.Since(scaledAt).Round(100*time.Millisecond), busyNode, caVerdict(t, s, busyNode))
-
-	// The lecture ends: the hook sees no local participant, the pod goes, then its node.
-	n, err := e.jicofo.EndConference("lecture")
-	require.NoError(t, err)
-	assert.Equal(t, 13, n)
-	endedAt := time.Now()
-	require.NoError(t, harness.Poll(ctx, 30*time.Second, func() (bool, error) {
-		_, ok := s.pod(t, ctx, busy.Name())
-		return !ok, nil
-	}), "the pod must go once its hook returned")
-	podGone := time.Since(endedAt)
-	require.NoError(t, harness.Poll(ctx, 2*time.Minute, func() (bool, error) {
-		return !s.nodeExists(t, ctx, busyNode), nil
-	}), "cluster-autoscaler must remove the emptied node")
-	t.Logf("lecture ended -> hook returned and pod removed after %s, its node removed after %s; the drain lasted %s",
-		podGone.Round(100*time.Millisecond), time.Since(endedAt).Round(100*time.Millisecond), endedAt.Sub(scaledAt).Round(100*time.Millisecond))
-
-	run := e.kubelet.Runs()[0]
-	assert.NoError(t, run.Err)
-	assert.False(t, run.TimedOut)
-	assert.Equal(t, 3690*time.Second, run.GracePeriod, "maxDuration 1h + 90 s")
-	state, stopped := busy.State()
-	assert.Equal(t, jitsiemu.StateShuttingDown, state)
-	assert.True(t, stopped)
-	bc, jc := busy.Counters(), e.jicofo.Counters()
-	assert.Zero(t, bc.ParticipantsCut, "the bridge cut nobody")
-	assert.Zero(t, jc.ConferencesCut, "no conference lost its bridge")
-	assert.Zero(t, jc.ParticipantsCut)
-	assert.Equal(t, map[string]int{idle.Name(): 5}, e.jicofo.ConferenceBridges("seminar"))
-	totals := e.fleet.Totals()
-	assert.Equal(t, jitsiemu.FleetTotals{BridgesStarted: 2, BridgesRunning: 1}, totals, "no bridge cut anyone")
-	t.Logf("jicofo: %+v; bridge %s: %d endpoints, %d cut, stopped: %s", jc, busy.Name(), bc.EndpointsCreated, bc.ParticipantsCut, bc.StopReason)
 }
 
 // caVerdict is what cluster-autoscaler's log says about node, for the test's output.
