@@ -72,7 +72,7 @@ test-unit: vet ## The root module's tests: unit, schema, golden renders with the
 .PHONY: test-e2e
 test-e2e: ## The end-to-end tests on a local control plane (tests/ module).
 	cd tests && $(TESTS_ENV) go vet -tags externalgrpc ./... && \
-	  { $(TESTS_ENV) go test -count=1 -timeout 45m -v ./...; rc=$$?; ../hack/e2e-cleanup.sh; exit $$rc; }
+	  { $(TESTS_ENV) go test -count=1 -timeout 45m -parallel 4 -v ./...; rc=$$?; ../hack/e2e-cleanup.sh; exit $$rc; }
 
 # The playground: everything `make test` runs end to end, left running for you to try.
 # tests/cmd/playground, rebuilt on each run (warm, a link).

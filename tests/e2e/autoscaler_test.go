@@ -28,6 +28,7 @@ type autoscalerSuite struct {
 // driver makes them; the bridges run, one per node. Then bridges go away, and only the nodes
 // they left are removed: a node that still runs a bridge is never drained.
 func TestClusterAutoscalerAddsOneNodePerBridge(t *testing.T) {
+	t.Parallel()
 	s := startAutoscalerSuite(t, harness.Options{})
 	ctx := testContext(t, 10*time.Minute)
 
@@ -107,18 +108,24 @@ func (s *autoscalerSuite) apply(t *testing.T, ctx context.Context, n int) {
 // the given strategy and autoscaling settings, and applies it.
 func (s *autoscalerSuite) applyJVB(t *testing.T, ctx context.Context, strategy, autoscaling map[string]any) {
 	t.Helper()
+	jvb := map[string]any{"strategy": strategy}
+	if autoscaling != nil {
+		jvb["autoscaling"] = autoscaling
+	}
+	s.applyJVBSpec(t, ctx, jvb)
+}
+
+// applyJVBSpec renders the sample claim, without jibri, with the given jvb settings and the
+// bridges on dedicated JVB nodes, and applies it.
+func (s *autoscalerSuite) applyJVBSpec(t *testing.T, ctx context.Context, jvb map[string]any) {
+	t.Helper()
 	xr := withSpec(t, "xr.yaml", func(spec map[string]any) {
 		spec["jibri"] = map[string]any{"enabled": false}
-		spec["jvb"] = map[string]any{
-			"strategy":     strategy,
-			"nodeSelector": map[string]any{"jitsi.org/role": "jvb"},
-			"tolerations": []any{map[string]any{
-				"key": "jitsi.org/role", "operator": "Equal", "value": "jvb", "effect": "NoSchedule",
-			}},
-		}
-		if autoscaling != nil {
-			spec["jvb"].(map[string]any)["autoscaling"] = autoscaling
-		}
+		spec["jvb"] = jvb
+		jvb["nodeSelector"] = map[string]any{"jitsi.org/role": "jvb"}
+		jvb["tolerations"] = []any{map[string]any{
+			"key": "jitsi.org/role", "operator": "Equal", "value": "jvb", "effect": "NoSchedule",
+		}}
 	})
 	r, err := s.renderer.Render(ctx, xr, "--xrd="+tools.XRD())
 	require.NoError(t, err)

@@ -138,6 +138,7 @@ var sampleComposed = map[string]struct{ apiVersion, kind, name string }{
 // rolls the Deployments; jibri goes when the claim turns it off; the XMPP passwords survive
 // Crossplane's reconciles and a function restart; deleting the claim removes everything.
 func TestClaimThroughCrossplane(t *testing.T) {
+	t.Parallel()
 	s := startCrossplaneSuite(t)
 	ctx := testContext(t, 8*time.Minute)
 	s.pushPackages(t, ctx)

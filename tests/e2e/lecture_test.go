@@ -102,6 +102,7 @@ func caVerdict(t *testing.T, s *autoscalerSuite, node string) string {
 // double scrapes it from the pod's IP as the HPA's json-path annotations say; the real HPA
 // controller adds a bridge; the next conference lands on the new one.
 func TestStressScalesBridgesThroughTheMetricsAdapter(t *testing.T) {
+	t.Parallel()
 	c := startClusterWith(t, harness.Options{KwokCIDR: loopbackCIDR(), HoldTerminatingBridges: true, HPASyncPeriod: 5 * time.Second})
 	ctx := testContext(t, 5*time.Minute)
 	procs := testProcesses(t, c)

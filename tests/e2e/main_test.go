@@ -16,6 +16,13 @@ import (
 	"github.com/crossplane-jitsi/crossplane-jitsi/tests/harness"
 )
 
+// Every suite runs on its own cluster, on free loopback ports and its own loopback pod range,
+// and mostly waits on the controllers' windows and the nodes' boot: the suites run side by
+// side (t.Parallel, `make test-e2e` passes -parallel). The one exception is
+// TestCrossplaneNodeDriver: function-patch-and-transform has no flag for its metrics server,
+// which takes :8080 on every interface, where the emulated bridges serve; it runs alone,
+// before the others.
+
 // tools are the pinned binaries; TestMain builds whichever are missing.
 var tools *harness.Tools
 

@@ -22,6 +22,7 @@ import (
 // applied with kubectl and the claim Ready; a few participants through the playground's
 // jicofo; down, after which none of its processes is left.
 func TestPlayground(t *testing.T) {
+	t.Parallel()
 	ctx := testContext(t, 15*time.Minute)
 	bin, err := tools.BuildTestProgram("cmd/playground", t.TempDir())
 	require.NoError(t, err)
