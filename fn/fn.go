@@ -59,7 +59,11 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 		return rsp, nil
 	}
 
-	now := f.now()
+	now, err := clockOf(req, f.now)
+	if err != nil {
+		response.Fatal(rsp, err)
+		return rsp, nil
+	}
 	in.floor = in.scheduledFloor(now)
 	if in.spec.JVB.Schedule != nil {
 		// Be called again when the schedule changes the floor.
@@ -149,6 +153,25 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 	log.Debug("Composed Jitsi", "namespace", in.namespace, "objects", len(objects),
 		"bridges-ready", status.JVB.Replicas, "bridges-desired", status.JVB.Desired)
 	return rsp, nil
+}
+
+// contextNow is the pipeline context key that sets the clock the schedule is read on, an
+// RFC 3339 time. Crossplane never sets it; `crossplane composition render
+// --context-values=apps.jit.si/now='"2026-12-07T09:55:00+01:00"'` previews what a claim's
+// schedule does at that time, and the lecture-day benchmark plays its trace with it.
+const contextNow = "apps.jit.si/now"
+
+// clockOf is the time of the request: the context's apps.jit.si/now when set, else now().
+func clockOf(req *fnv1.RunFunctionRequest, now func() time.Time) (time.Time, error) {
+	v, ok := request.GetContextKey(req, contextNow)
+	if !ok {
+		return now(), nil
+	}
+	t, err := time.Parse(time.RFC3339, v.GetStringValue())
+	if err != nil {
+		return time.Time{}, errors.Errorf("context %s: must be an RFC 3339 time such as 2026-12-07T09:55:00+01:00, not %q", contextNow, v.GetStringValue())
+	}
+	return t, nil
 }
 
 // compose returns every object of the instance, in a stable order, and what the tenant

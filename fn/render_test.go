@@ -245,6 +245,13 @@ func TestRenderExamples(t *testing.T) {
 			args:        []string{"--xrd=" + xrdFile, "-r"},
 			maskSecrets: true,
 		},
+		"claim-timetable": {
+			reason: "A timetable and warm spares, previewed on a Monday at 09:55 in Paris: the morning window's floor, " +
+				"and a TTL that calls again before its end.",
+			xr:          "xr-timetable.yaml",
+			args:        []string{"--xrd=" + xrdFile, "-r", `--context-values=apps.jit.si/now="2026-12-07T09:55:00+01:00"`},
+			maskSecrets: true,
+		},
 		"namespaced-xr": {
 			reason:      "A namespaced v2 XR without a claim.",
 			xr:          "xr-namespaced.yaml",

@@ -192,3 +192,22 @@ func TestScheduleTTL(t *testing.T) {
 	assert.Equal(t, time.Minute, rsp.GetMeta().GetTtl().AsDuration(), "without a schedule, today's TTL")
 	assert.Nil(t, condition(rsp, conditionScheduled))
 }
+
+// TestScheduleClockFromContext: a render can preview the schedule at a given time.
+func TestScheduleClockFromContext(t *testing.T) {
+	req := newRequest(t, claimXR(lectureTimetable()), nil)
+	req.Context = structOfMap(t, map[string]any{contextNow: "2026-12-07T10:00:00+01:00"})
+	f := &Function{log: logging.NewNopLogger(), random: newTestFunction().random, now: func() time.Time {
+		return time.Date(2026, 12, 7, 3, 0, 0, 0, paris) // the night, if the context were ignored
+	}}
+	rsp, err := f.RunFunction(context.Background(), req)
+	require.NoError(t, err)
+	assert.Equal(t, int32(6), hpaMin(t, rsp), "the morning window, at the context's time")
+
+	req.Context = structOfMap(t, map[string]any{contextNow: "Monday at ten"})
+	rsp, err = f.RunFunction(context.Background(), req)
+	require.NoError(t, err)
+	require.Len(t, rsp.GetResults(), 1)
+	assert.Equal(t, fnv1.Severity_SEVERITY_FATAL, rsp.GetResults()[0].GetSeverity())
+	assert.Contains(t, rsp.GetResults()[0].GetMessage(), "context apps.jit.si/now: must be an RFC 3339 time")
+}

@@ -11,7 +11,7 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 cd "$ROOT"
 
-for xr in examples/xr.yaml examples/xr-static.yaml; do
+for xr in examples/xr.yaml examples/xr-static.yaml examples/xr-timetable.yaml; do
   name=$(basename "$xr" .yaml)
   hack/render.sh "$xr" --xrd="$XRD" -x > "$out/$name.yaml"
 done
@@ -19,5 +19,5 @@ hack/render.sh examples/xr.yaml --xrd="$XRD" -x -o examples/observed.yaml > "$ou
 
 # --crossplane-image= keeps validate offline: it would otherwise pull the core image.
 "$BIN/crossplane" resource validate "$XRD" \
-  "examples/claim.yaml,examples/claim-static.yaml,$out/xr.yaml,$out/xr-static.yaml,$out/xr-observed.yaml" \
+  "examples/claim.yaml,examples/claim-static.yaml,examples/claim-timetable.yaml,$out/xr.yaml,$out/xr-static.yaml,$out/xr-timetable.yaml,$out/xr-observed.yaml" \
   --crossplane-image= --cache-dir=.cache/xpkg

@@ -85,7 +85,7 @@ func (s *jitsiSuite) claimsValidated(t *testing.T, ctx context.Context) {
 	}
 
 	var claims []*unstructured.Unstructured
-	for _, f := range []string{"claim.yaml", "claim-static.yaml"} {
+	for _, f := range []string{"claim.yaml", "claim-static.yaml", "claim-timetable.yaml"} {
 		objs := readObjects(t, filepath.Join(tools.Root, "examples", f))
 		for _, o := range objs {
 			ensureNamespace(t, ctx, s.cluster, o.GetNamespace())
@@ -142,6 +142,7 @@ func (s *jitsiSuite) everyObjectAccepted(t *testing.T, ctx context.Context) {
 	}{
 		{"xr.yaml", []string{xrd}},
 		{"xr-static.yaml", []string{xrd}},
+		{"xr-timetable.yaml", []string{xrd, `--context-values=apps.jit.si/now="2026-12-07T09:55:00+01:00"`}},
 		{"xr-namespaced.yaml", nil},
 	}
 	rendered, accepted := 0, 0
