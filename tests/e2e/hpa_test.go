@@ -8,7 +8,6 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 )
 
 func (s *autoscalerSuite) hpa(t *testing.T, ctx context.Context) *autoscalingv2.HorizontalPodAutoscaler {
