@@ -59,7 +59,23 @@ type Driver struct {
 }
 
 // KwokDriver creates fake Node objects that kwok runs. For tests and demos.
-type KwokDriver struct{}
+type KwokDriver struct {
+	// BootDelay is how long a new node takes to register, the way a VM boots for a minute or
+	// two before its kubelet joins the cluster: until it has passed the instance is
+	// "creating" and no Node exists. 0 (the default) registers the Node at once.
+	BootDelay *metav1.Duration `json:"bootDelay,omitempty"`
+	// BootNamespace holds a Lease per booting instance: the driver's record of an instance
+	// that has no Node yet, so that a restarted node scaler still finds it. Default
+	// DefaultBootNamespace. Used only with a BootDelay.
+	BootNamespace string `json:"bootNamespace,omitempty"`
+}
+
+// DefaultBootNamespace is where the kwok driver records booting instances.
+const DefaultBootNamespace = "kube-system"
+
+// MaxBootDelay bounds the kwok driver's boot delay: a VM that takes longer is broken, and
+// cluster-autoscaler gives up on unregistered instances after --max-node-provision-time.
+const MaxBootDelay = time.Hour
 
 // CrossplaneDriver creates one composite resource (or claim) per node.
 type CrossplaneDriver struct {
@@ -147,6 +163,9 @@ func (c *Config) Default() {
 		g := &c.NodeGroups[i]
 		if len(g.Template.Allocatable) == 0 {
 			g.Template.Allocatable = g.Template.Capacity.DeepCopy()
+		}
+		if d := g.Driver.Kwok; d != nil && d.BootNamespace == "" {
+			d.BootNamespace = DefaultBootNamespace
 		}
 		if d := g.Driver.Crossplane; d != nil {
 			if d.ProviderIDFieldPath == "" {
@@ -253,8 +272,8 @@ func validateDriver(d *Driver, p *field.Path) field.ErrorList {
 	if set != 1 {
 		return field.ErrorList{field.Invalid(p, fmt.Sprintf("%d drivers", set), "must set exactly one of kwok or crossplane")}
 	}
-	if d.Crossplane == nil {
-		return nil
+	if d.Kwok != nil {
+		return validateKwok(d.Kwok, p.Child("kwok"))
 	}
 	var errs field.ErrorList
 	cp := d.Crossplane
@@ -282,6 +301,20 @@ func validateDriver(d *Driver, p *field.Path) field.ErrorList {
 	for _, reserved := range []string{"nodeGroup", "node"} {
 		if _, ok := cp.Spec[reserved]; ok {
 			errs = append(errs, field.Forbidden(cpp.Child("spec", reserved), "the driver sets it on every composite"))
+		}
+	}
+	return errs
+}
+
+func validateKwok(k *KwokDriver, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if k.BootDelay != nil && (k.BootDelay.Duration < 0 || k.BootDelay.Duration > MaxBootDelay) {
+		errs = append(errs, field.Invalid(p.Child("bootDelay"), k.BootDelay.Duration.String(),
+			fmt.Sprintf("must be a duration from 0 to %s, such as 90s", MaxBootDelay)))
+	}
+	if k.BootNamespace != "" { // empty until Default fills it in
+		for _, msg := range validation.IsDNS1123Label(k.BootNamespace) {
+			errs = append(errs, field.Invalid(p.Child("bootNamespace"), k.BootNamespace, "must be a namespace name: "+msg))
 		}
 	}
 	return errs

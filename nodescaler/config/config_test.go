@@ -96,6 +96,14 @@ func TestParseInvalid(t *testing.T) {
 		"ThresholdOverOne": {yaml: strings.Replace(validConfig, "unneededTime: 5m", "utilizationThreshold: 1.5", 1),
 			want: []string{"nodeGroups[0].scaleDown.utilizationThreshold: Invalid value: 1.5: must be between 0 and 1"}},
 		"NotYAML": {yaml: "nodeGroups: [", want: []string{"cannot decode"}},
+		"NegativeBootDelay": {yaml: strings.Replace(validConfig, "kwok: {}", "kwok: {bootDelay: -1s}", 1),
+			want: []string{`nodeGroups[0].driver.kwok.bootDelay: Invalid value: "-1s": must be a duration from 0 to 1h0m0s, such as 90s`}},
+		"DayLongBootDelay": {yaml: strings.Replace(validConfig, "kwok: {}", "kwok: {bootDelay: 24h}", 1),
+			want: []string{`nodeGroups[0].driver.kwok.bootDelay: Invalid value: "24h0m0s": must be a duration from 0 to 1h0m0s`}},
+		"BootDelayNotADuration": {yaml: strings.Replace(validConfig, "kwok: {}", "kwok: {bootDelay: ninety}", 1),
+			want: []string{"cannot decode", "ninety"}},
+		"BadBootNamespace": {yaml: strings.Replace(validConfig, "kwok: {}", "kwok: {bootDelay: 90s, bootNamespace: Kube_System}", 1),
+			want: []string{`nodeGroups[0].driver.kwok.bootNamespace: Invalid value: "Kube_System": must be a namespace name`}},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -106,6 +114,19 @@ func TestParseInvalid(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestParseKwokBootDelay(t *testing.T) {
+	cfg, err := Parse([]byte(strings.Replace(validConfig, "kwok: {}", "kwok: {bootDelay: 90s}", 1)))
+	require.NoError(t, err)
+	k := cfg.NodeGroups[0].Driver.Kwok
+	require.NotNil(t, k.BootDelay)
+	assert.Equal(t, 90*time.Second, k.BootDelay.Duration)
+	assert.Equal(t, DefaultBootNamespace, k.BootNamespace, "booting instances are recorded in kube-system by default")
+
+	cfg, err = Parse([]byte(validConfig))
+	require.NoError(t, err)
+	assert.Nil(t, cfg.NodeGroups[0].Driver.Kwok.BootDelay, "no delay unless asked: the Node at once")
 }
 
 func TestLoad(t *testing.T) {

@@ -85,7 +85,7 @@ func run(cli *CLI, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	groups, err := buildGroups(cfg, rc)
+	groups, err := buildGroups(cfg, rc, log)
 	if err != nil {
 		return err
 	}
@@ -141,21 +141,25 @@ func restConfig(kubeconfig string) (*rest.Config, error) {
 	return rc, nil
 }
 
-func buildGroups(cfg *config.Config, rc *rest.Config) ([]server.Group, error) {
+func buildGroups(cfg *config.Config, rc *rest.Config, log *slog.Logger) ([]server.Group, error) {
 	kube, err := kubernetes.NewForConfig(rc)
 	if err != nil {
 		return nil, err
 	}
 	kwokTemplates := map[string]config.Template{}
+	kwokOptions := []kwok.Option{kwok.WithLogger(log)}
 	crossplaneGroups := map[string]crossplane.Group{}
 	for _, g := range cfg.NodeGroups {
-		if g.Driver.Kwok != nil {
+		if k := g.Driver.Kwok; k != nil {
 			kwokTemplates[g.ID] = g.Template
+			if k.BootDelay != nil && k.BootDelay.Duration > 0 {
+				kwokOptions = append(kwokOptions, kwok.WithBoot(g.ID, kwok.Boot{Delay: k.BootDelay.Duration, Namespace: k.BootNamespace}))
+			}
 		} else {
 			crossplaneGroups[g.ID] = crossplane.Group{Settings: *g.Driver.Crossplane, Template: g.Template}
 		}
 	}
-	kwokDriver := kwok.New(kube, kwokTemplates)
+	kwokDriver := kwok.New(kube, kwokTemplates, kwokOptions...)
 	var crossplaneDriver *crossplane.Driver
 	if len(crossplaneGroups) > 0 {
 		dyn, err := dynamic.NewForConfig(rc)
