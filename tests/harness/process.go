@@ -112,6 +112,19 @@ func (ps *Processes) Running() []int {
 	return pids
 }
 
+// PIDs maps the names of the processes still running to their PIDs.
+func (ps *Processes) PIDs() map[string]int {
+	out := map[string]int{}
+	for _, p := range ps.list {
+		select {
+		case <-p.done:
+		default:
+			out[p.name] = p.cmd.Process.Pid
+		}
+	}
+	return out
+}
+
 // Alive returns those of pids that are still processes.
 func Alive(pids []int) []int {
 	var out []int
