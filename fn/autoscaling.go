@@ -39,8 +39,9 @@ func jvbAutoscaler(in *instance) []composedObject {
 		ObjectMeta: in.objectMeta(name, componentJVB),
 		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
 			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: name},
-			MinReplicas:    ptr.To(*spec.Strategy.MinReplicas),
-			MaxReplicas:    *spec.Strategy.MaxReplicas,
+			// The strategy's floor, or the schedule's while one of its windows holds it.
+			MinReplicas: ptr.To(in.floor.minReplicas),
+			MaxReplicas: *spec.Strategy.MaxReplicas,
 			Metrics: []autoscalingv2.MetricSpec{{
 				Type: autoscalingv2.PodsMetricSourceType,
 				Pods: &autoscalingv2.PodsMetricSource{

@@ -16,6 +16,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	kresource "k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 )
@@ -72,10 +74,14 @@ func TestJVBDeployment(t *testing.T) {
 		terms := pod.Affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution
 		require.Len(t, terms, 1, "the anti-affinity must be required, not preferred")
 		assert.Equal(t, corev1.LabelHostname, terms[0].TopologyKey)
-		assert.Equal(t, map[string]string{labelName: appName, labelComponent: componentJVB}, terms[0].LabelSelector.MatchLabels)
-		for k, v := range terms[0].LabelSelector.MatchLabels {
-			assert.Equal(t, v, d.Spec.Template.Labels[k], "the anti-affinity must select the bridges themselves")
-		}
+		selector, err := metav1.LabelSelectorAsSelector(terms[0].LabelSelector)
+		require.NoError(t, err)
+		assert.True(t, selector.Matches(labels.Set(d.Spec.Template.Labels)), "the anti-affinity must select the bridges themselves")
+		assert.True(t, selector.Matches(labels.Set{labelName: appName, labelInstance: "physics", labelComponent: componentJVB}),
+			"and every other Jitsi's bridges")
+		assert.True(t, selector.Matches(labels.Set{labelName: appName, labelInstance: "physics", labelComponent: componentSpare}),
+			"and the placeholders of spare nodes, which a bridge preempts instead of sharing their node")
+		assert.False(t, selector.Matches(labels.Set{labelName: appName, labelInstance: "jitsi-sample", labelComponent: componentWeb}))
 	})
 	t.Run("RollingUpdateNeverSurges", func(t *testing.T) {
 		require.NotNil(t, d.Spec.Strategy.RollingUpdate)

@@ -29,6 +29,7 @@ const (
 	// NodeExternalIP public address needs.
 	resourceJVBServiceAccount resource.Name = "jvb-serviceaccount"
 	resourceJVBNodeReader     resource.Name = "jvb-node-reader"
+	resourceJVBSpares         resource.Name = "jvb-spares"
 	resourceJibri             resource.Name = "jibri-statefulset"
 	// One NetworkPolicy per component: networkpolicy-<component>.
 	resourceNetworkPolicyPrefix = "networkpolicy-"

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"io"
 	"slices"
+	"time"
 
 	"github.com/crossplane/function-sdk-go/errors"
 	"github.com/crossplane/function-sdk-go/logging"
@@ -13,6 +14,7 @@ import (
 	"github.com/crossplane/function-sdk-go/resource"
 	"github.com/crossplane/function-sdk-go/resource/composed"
 	"github.com/crossplane/function-sdk-go/response"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
@@ -24,11 +26,13 @@ type Function struct {
 	// random is the source of generated passwords: crypto/rand.Reader unless a test says
 	// otherwise.
 	random io.Reader
+	// now is the clock the schedule is read on: time.Now unless a test says otherwise.
+	now func() time.Time
 }
 
 // NewFunction returns a Function that logs to log.
 func NewFunction(log logging.Logger) *Function {
-	return &Function{log: log, random: rand.Reader}
+	return &Function{log: log, random: rand.Reader, now: time.Now}
 }
 
 // composedObject is one object the function wants, under its composition resource name.
@@ -53,6 +57,13 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 		log.Info("Invalid Jitsi", "error", err)
 		response.Fatal(rsp, errors.Wrapf(err, "invalid %s %s", oxr.Resource.GetKind(), oxr.Resource.GetName()))
 		return rsp, nil
+	}
+
+	now := f.now()
+	in.floor = in.scheduledFloor(now)
+	if in.spec.JVB.Schedule != nil {
+		// Be called again when the schedule changes the floor.
+		rsp.Meta.Ttl = durationpb.New(scheduleTTL(now, in.floor.next))
 	}
 
 	observed, err := request.GetObservedComposedResources(req)
@@ -98,9 +109,19 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 		response.Fatal(rsp, errors.Wrap(err, "cannot set status.url"))
 		return rsp, nil
 	}
-	if err := dxr.Resource.SetValue("status.jvb", map[string]any{
-		"replicas": int64(status.JVB.Replicas), "desired": int64(status.JVB.Desired),
-	}); err != nil {
+	jvbStatus := map[string]any{"replicas": int64(status.JVB.Replicas), "desired": int64(status.JVB.Desired)}
+	if sched := status.JVB.Schedule; sched != nil {
+		windows := make([]any, len(sched.Windows))
+		for i, w := range sched.Windows {
+			windows[i] = int64(w)
+		}
+		s := map[string]any{"minReplicas": int64(sched.MinReplicas), "windows": windows}
+		if sched.NextChange != nil {
+			s["nextChange"] = sched.NextChange.UTC().Format(time.RFC3339)
+		}
+		jvbStatus["schedule"] = s
+	}
+	if err := dxr.Resource.SetValue("status.jvb", jvbStatus); err != nil {
 		response.Fatal(rsp, errors.Wrap(err, "cannot set status.jvb"))
 		return rsp, nil
 	}
@@ -115,6 +136,15 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 	} else {
 		response.ConditionFalse(rsp, conditionBridgesReady, reasonWaiting).
 			WithMessage(bridgesMessage(status.JVB)).TargetCompositeAndClaim()
+	}
+	if in.spec.JVB.Schedule != nil {
+		if len(in.floor.windows) > 0 {
+			response.ConditionTrue(rsp, conditionScheduled, reasonWindowOpen).
+				WithMessage(in.describeFloor(in.floor)).TargetCompositeAndClaim()
+		} else {
+			response.ConditionFalse(rsp, conditionScheduled, reasonNoWindowOpen).
+				WithMessage(in.describeFloor(in.floor)).TargetCompositeAndClaim()
+		}
 	}
 	log.Debug("Composed Jitsi", "namespace", in.namespace, "objects", len(objects),
 		"bridges-ready", status.JVB.Replicas, "bridges-desired", status.JVB.Desired)
@@ -138,6 +168,7 @@ func compose(in *instance, observed map[resource.Name]resource.ObservedComposed,
 		jvb(in),
 		jvbAccess,
 		jvbAutoscaler(in),
+		jvbSpares(in),
 		recorders,
 		networkPolicies(in),
 	), slices.Concat(accessWarnings, recorderWarnings), nil

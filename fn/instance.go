@@ -41,6 +41,8 @@ type instance struct {
 	// compose cluster-scoped objects; a namespaced XR may not.
 	claim bool
 	spec  v1alpha1.JitsiSpec
+	// floor is the autoscaler's minReplicas now, from the strategy and the schedule.
+	floor floor
 }
 
 // objectName is the name of a component's objects, e.g. jitsi-sample-jvb.

@@ -91,10 +91,7 @@ func jvb(in *instance) []composedObject {
 		env = append(env, envVar("JVB_STUN_SERVERS", strings.Join(spec.STUNServers, ",")))
 	}
 
-	resources := requests("1", "1Gi")
-	if spec.Resources != nil {
-		resources = *spec.Resources
-	}
+	resources := bridgeResources(spec.Resources)
 
 	deployment := in.deployment(componentJVB, corev1.Container{
 		Env: env,
@@ -129,15 +126,27 @@ func jvb(in *instance) []composedObject {
 	return []composedObject{{resourceJVBConfig, config}, {resourceJVB, deployment}}
 }
 
-// jvbAffinity keeps every videobridge, of any Jitsi in any namespace, on a node of its own.
-// One bridge saturates a node's network, and the bridges share the media hostPort anyway.
+// bridgeResources are what a bridge asks for: the claim's, or 1 CPU and 1Gi.
+func bridgeResources(claim *corev1.ResourceRequirements) corev1.ResourceRequirements {
+	if claim != nil {
+		return *claim
+	}
+	return requests("1", "1Gi")
+}
+
+// jvbAffinity keeps every videobridge, of any Jitsi in any namespace, on a node of its own,
+// and off the nodes that placeholders hold for spare capacity (headroom.go): a bridge that
+// finds no free node preempts a placeholder rather than sharing its node. One bridge
+// saturates a node's network, and the bridges share the media hostPort anyway.
 func jvbAffinity() *corev1.Affinity {
 	return &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
 		RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{
-			LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{
-				labelName:      appName,
-				labelComponent: componentJVB,
-			}},
+			LabelSelector: &metav1.LabelSelector{
+				MatchLabels: map[string]string{labelName: appName},
+				MatchExpressions: []metav1.LabelSelectorRequirement{{
+					Key: labelComponent, Operator: metav1.LabelSelectorOpIn, Values: []string{componentJVB, componentSpare},
+				}},
+			},
 			NamespaceSelector: &metav1.LabelSelector{},
 			TopologyKey:       corev1.LabelHostname,
 		}},

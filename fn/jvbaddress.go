@@ -12,7 +12,7 @@ import (
 	"github.com/crossplane-jitsi/crossplane-jitsi/apis/v1alpha1"
 )
 
-// NodeReaderClusterRole is the ClusterRole, shipped in package/rbac, that lets a bridge read
+// NodeReaderClusterRole is the ClusterRole, shipped in package/cluster, that lets a bridge read
 // the Node it runs on: get on nodes, nothing more. The composition binds it to each Jitsi's
 // bridges; Crossplane may bind it (and only it) through the bind verb.
 const NodeReaderClusterRole = "crossplane-jitsi:jvb-node-reader"

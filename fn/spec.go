@@ -114,8 +114,9 @@ func errorListError(errs field.ErrorList) error {
 }
 
 // validateBeyondSchema checks what the XRD's schema cannot say: that the time zone exists,
-// and the label, annotation and toleration rules of Kubernetes on the fields that are passed
-// to pods. (A CEL rule over the keys of an unbounded map has an estimated cost the API server
+// that each schedule window's floor lies within the strategy's bounds (a rule the schema
+// could state only without the window's index), and the label, annotation and toleration
+// rules of Kubernetes on the fields that are passed to pods. (A CEL rule over the keys of an unbounded map has an estimated cost the API server
 // refuses, and these fields take Kubernetes' own types.)
 func validateBeyondSchema(s *v1alpha1.JitsiSpec, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
@@ -137,6 +138,7 @@ func validateBeyondSchema(s *v1alpha1.JitsiSpec, path *field.Path) field.ErrorLi
 	for i, t := range s.JVB.Tolerations {
 		errs = append(errs, validateToleration(t, jvb.Child("tolerations").Index(i))...)
 	}
+	errs = append(errs, validateSchedule(&s.JVB, jvb.Child("schedule"))...)
 	for k := range s.Ingress.Annotations {
 		for _, msg := range validation.IsQualifiedName(k) {
 			errs = append(errs, field.Invalid(path.Child("ingress", "annotations").Key(k), k, msg))

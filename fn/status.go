@@ -3,6 +3,9 @@ package main
 import (
 	"fmt"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
 	"github.com/crossplane/function-sdk-go/resource/composed"
 
 	"github.com/crossplane-jitsi/crossplane-jitsi/apis/v1alpha1"
@@ -13,6 +16,11 @@ const (
 	conditionBridgesReady = "BridgesReady"
 	reasonAllReady        = "AllBridgesReady"
 	reasonWaiting         = "WaitingForBridges"
+
+	// conditionScheduled says whether a window of jvb.schedule holds the autoscaler's floor.
+	conditionScheduled = "Scheduled"
+	reasonWindowOpen   = "WindowOpen"
+	reasonNoWindowOpen = "NoWindowOpen"
 )
 
 // observeStatus reports what tenants care about: where to join, and how many bridges run
@@ -33,7 +41,13 @@ func observeStatus(in *instance, jvbDeployment, jvbAutoscaler *composed.Unstruct
 	case replicasSet:
 		status.JVB.Desired = int32(replicas)
 	default:
-		status.JVB.Desired = *in.spec.JVB.Strategy.MinReplicas
+		status.JVB.Desired = in.floor.minReplicas
+	}
+	if in.spec.JVB.Schedule != nil {
+		status.JVB.Schedule = &v1alpha1.JVBScheduleStatus{MinReplicas: in.floor.minReplicas, Windows: int32s(in.floor.windows)}
+		if !in.floor.next.IsZero() {
+			status.JVB.Schedule.NextChange = ptr.To(metav1.NewTime(in.floor.next.UTC()))
+		}
 	}
 	return status
 }
@@ -44,4 +58,12 @@ func bridgesMessage(s v1alpha1.JVBStatus) string {
 		return fmt.Sprintf("%d of %d videobridges are ready", s.Replicas, s.Desired)
 	}
 	return fmt.Sprintf("%d of %d videobridges are ready; the others are starting or waiting for a node", s.Replicas, s.Desired)
+}
+
+func int32s(v []int) []int32 {
+	out := make([]int32, len(v))
+	for i, x := range v {
+		out[i] = int32(x)
+	}
+	return out
 }

@@ -3,7 +3,7 @@
 #   - function-jitsi's runtime image (crane: one layer on an empty base), embedded in the
 #     Function package;
 #   - the Configuration package: the XRD, the Composition, and a dependency on the Function;
-#   - jitsi-nodescaler's image, as a tarball.
+#   - jitsi-nodescaler's and jvb-deletion-cost's images, as tarballs.
 # With PUSH=1 it pushes them to XPKG_REGISTRY (default localhost:5000), which is also the
 # registry the Configuration's dependency names. Output goes to OUT (default _output/).
 #
@@ -52,6 +52,7 @@ image() {
 
 image function-jitsi fn 9443
 image jitsi-nodescaler nodescaler/cmd/jitsi-nodescaler 8086
+image jvb-deletion-cost deletioncost/cmd/jvb-deletion-cost 8080
 
 # xpkg build would read ./examples as package examples; the packages carry none.
 mkdir -p "$work/no-examples"
@@ -67,5 +68,6 @@ if [ "${PUSH:-0}" = 1 ]; then
   "$BIN/crossplane" xpkg push -f "$OUT/function-jitsi-$VERSION.xpkg" "$REGISTRY/$ORG/function-jitsi:$VERSION"
   "$BIN/crossplane" xpkg push -f "$OUT/configuration-jitsi-$VERSION.xpkg" "$REGISTRY/$ORG/configuration-jitsi:$VERSION"
   crane push "$OUT/jitsi-nodescaler-$VERSION-amd64.tar" "$REGISTRY/$ORG/jitsi-nodescaler:$VERSION"
+  crane push "$OUT/jvb-deletion-cost-$VERSION-amd64.tar" "$REGISTRY/$ORG/jvb-deletion-cost:$VERSION"
 fi
 ls -l "$OUT"

@@ -259,8 +259,79 @@ type JVBPublicAddress struct {
 	IPs []string `json:"ips,omitempty"`
 }
 
+// Weekday is a day of the week, as the timetable names it.
+// +kubebuilder:validation:Enum=Mon;Tue;Wed;Thu;Fri;Sat;Sun
+type Weekday string
+
+// JVBSchedule is a timetable of busy windows. While a window is active, or opens within
+// leadTime, the autoscaler keeps at least the window's minReplicas bridges.
+type JVBSchedule struct {
+	// LeadTime raises the floor this long before a window opens, so that nodes have booted
+	// when the first participants arrive. The floor falls when the window closes.
+	// +kubebuilder:default="10m"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('0s') && duration(self) <= duration('6h')",message="leadTime must be between 0s and 6h"
+	// +optional
+	LeadTime *metav1.Duration `json:"leadTime,omitempty"`
+
+	// Windows are the busy times. Where windows overlap, the largest minReplicas wins.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=64
+	Windows []ScheduleWindow `json:"windows"`
+}
+
+// ScheduleWindow is one busy window, on some days of the week, in the claim's time zone.
+// +kubebuilder:validation:XValidation:rule="self.from != self.to",message="must differ from from: a window needs a length (to before from runs past midnight into the next day)",fieldPath=".to"
+type ScheduleWindow struct {
+	// Days the window opens on, Mon to Sun. A window whose to is before its from opens on
+	// these days and closes the next day.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=7
+	// +listType=set
+	Days []Weekday `json:"days"`
+
+	// From is when the window opens, HH:MM in spec.timezone.
+	// +kubebuilder:validation:MaxLength=5
+	// +kubebuilder:validation:Pattern=`^([01][0-9]|2[0-3]):[0-5][0-9]$`
+	From string `json:"from"`
+
+	// To is when the window closes, HH:MM in spec.timezone; before From, the next day.
+	// +kubebuilder:validation:MaxLength=5
+	// +kubebuilder:validation:Pattern=`^([01][0-9]|2[0-3]):[0-5][0-9]$`
+	To string `json:"to"`
+
+	// MinReplicas is the fewest bridges the autoscaler keeps during the window. It must not
+	// exceed the strategy's maxReplicas.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	MinReplicas int32 `json:"minReplicas"`
+}
+
+// JVBHeadroom keeps warm spare nodes for bridges.
+type JVBHeadroom struct {
+	// SpareNodes is how many booted, empty nodes are kept for new bridges. Each holds a
+	// placeholder pod of the lowest priority, which a new bridge preempts; cluster-autoscaler
+	// then boots the next spare in the background. 0 keeps none.
+	// +kubebuilder:default=0
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	// +optional
+	SpareNodes *int32 `json:"spareNodes,omitempty"`
+
+	// Image is the placeholders' image: it only sleeps, as an unprivileged user. The default
+	// is the Kubernetes pause image of the release this project is tested with; a mirror
+	// may serve it under another name.
+	// +kubebuilder:default="registry.k8s.io/pause:3.10.1"
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	// +optional
+	Image *string `json:"image,omitempty"`
+}
+
 // JVBSpec configures the videobridges.
 // +kubebuilder:validation:XValidation:rule="!has(self.publicAddress) || !has(self.publicAddress.source) || self.publicAddress.source != 'Static' || (has(self.strategy) && has(self.strategy.type) && self.strategy.type == 'static')",message="Static addresses cannot follow an autoscaled set of bridges: nodes added later are not in the list; use NodeExternalIP, NodeInternalIP or STUN, or the static strategy",fieldPath=".publicAddress.source"
+// +kubebuilder:validation:XValidation:rule="!has(self.schedule) || !has(self.strategy) || !has(self.strategy.type) || self.strategy.type == 'autoscaled'",message="a schedule raises the autoscaler's floor: the static strategy has no autoscaler",fieldPath=".schedule"
 type JVBSpec struct {
 	// Strategy says how many bridges run.
 	// +kubebuilder:default={}
@@ -299,6 +370,17 @@ type JVBSpec struct {
 	// +kubebuilder:default={}
 	// +optional
 	GracefulShutdown GracefulShutdown `json:"gracefulShutdown,omitempty"`
+
+	// Schedule raises the autoscaler's floor ahead of known busy times: a timetable in
+	// spec.timezone. Autoscaled strategy only.
+	// +optional
+	Schedule *JVBSchedule `json:"schedule,omitempty"`
+
+	// Headroom keeps nodes booted and empty for bridges, so that a new bridge starts in
+	// seconds instead of waiting for a node to boot.
+	// +kubebuilder:default={}
+	// +optional
+	Headroom JVBHeadroom `json:"headroom,omitempty"`
 
 	// Resources of the videobridge container. Defaults to requests of 1 CPU and 1Gi.
 	// +optional
@@ -526,4 +608,23 @@ type JVBStatus struct {
 	// Desired is the number of bridges wanted now, by the autoscaler or the static strategy.
 	// +optional
 	Desired int32 `json:"desired"`
+
+	// Schedule reports the timetable's effect, when the claim has one.
+	// +optional
+	Schedule *JVBScheduleStatus `json:"schedule,omitempty"`
+}
+
+// JVBScheduleStatus is what the timetable does now.
+type JVBScheduleStatus struct {
+	// MinReplicas is the autoscaler's floor now.
+	MinReplicas int32 `json:"minReplicas"`
+
+	// Windows are the indexes of the windows that hold the floor: open, or opening within
+	// the lead time.
+	// +optional
+	Windows []int32 `json:"windows,omitempty"`
+
+	// NextChange is when the floor changes next.
+	// +optional
+	NextChange *metav1.Time `json:"nextChange,omitempty"`
 }

@@ -86,6 +86,7 @@ jvb:
   udpPort: 10000
   publicAddress: {source: NodeExternalIP}
   gracefulShutdown: {maxDuration: 1h}
+  headroom: {spareNodes: 0, image: registry.k8s.io/pause:3.10.1}
 jibri:
   enabled: true
   replicas: 1

@@ -70,6 +70,16 @@ func recordings(m map[string]any) map[string]any {
 	return map[string]any{"jibri": map[string]any{"recordings": m}}
 }
 func networkPolicy(m map[string]any) map[string]any { return map[string]any{"networkPolicy": m} }
+func schedule(windows ...map[string]any) map[string]any {
+	w := make([]any, len(windows))
+	for i, x := range windows {
+		w[i] = x
+	}
+	return map[string]any{"windows": w}
+}
+func window(day, from, to string, minReplicas int) map[string]any {
+	return map[string]any{"days": []any{day}, "from": from, "to": to, "minReplicas": minReplicas}
+}
 
 // Invalid returns one case per rule.
 func Invalid() []Case {
@@ -133,6 +143,25 @@ func Invalid() []Case {
 		{Name: "public address dotted but not an IP",
 			Override: jvb(map[string]any{"strategy": map[string]any{"type": "static"}, "publicAddress": map[string]any{"source": "Static", "ips": []any{"999.1.1.1"}}}),
 			Field:    "spec.jvb.publicAddress.ips[0]", Rule: "must be an IP address, optionally followed by #port"},
+		{Name: "schedule with the static strategy",
+			Override: jvb(map[string]any{"strategy": map[string]any{"type": "static"}, "schedule": schedule(window("Mon", "08:00", "12:00", 2))}),
+			Field:    "spec.jvb.schedule", Rule: "the static strategy has no autoscaler"},
+		{Name: "schedule without windows", Override: jvb(map[string]any{"schedule": map[string]any{"windows": []any{}}}),
+			Field: "spec.jvb.schedule.windows", Rule: "should have at least 1 items"},
+		{Name: "schedule window day unknown", Override: jvb(map[string]any{"schedule": schedule(window("Monday", "08:00", "12:00", 2))}),
+			Field: "spec.jvb.schedule.windows[0].days[0]", Rule: "Unsupported value"},
+		{Name: "schedule window time not HH:MM", Override: jvb(map[string]any{"schedule": schedule(window("Mon", "8:00", "12:00", 2))}),
+			Field: "spec.jvb.schedule.windows[0].from", Rule: "should match"},
+		{Name: "schedule window of no length", Override: jvb(map[string]any{"schedule": schedule(window("Mon", "08:00", "12:00", 2), window("Tue", "09:00", "09:00", 2))}),
+			Field: "spec.jvb.schedule.windows[1].to", Rule: "must differ from from"},
+		{Name: "schedule window above maxReplicas",
+			Override: jvb(map[string]any{"strategy": map[string]any{"maxReplicas": 8}, "schedule": schedule(window("Mon", "08:00", "12:00", 2), window("Tue", "08:00", "12:00", 9))}),
+			Field:    "spec.jvb.schedule.windows[1].minReplicas", Rule: "must be between spec.jvb.strategy.minReplicas (1) and spec.jvb.strategy.maxReplicas (8)",
+			BeyondSchema: true},
+		{Name: "schedule lead time too long", Override: jvb(map[string]any{"schedule": map[string]any{"leadTime": "12h", "windows": []any{window("Mon", "08:00", "12:00", 2)}}}),
+			Field: "spec.jvb.schedule.leadTime", Rule: "leadTime must be between 0s and 6h"},
+		{Name: "headroom negative", Override: jvb(map[string]any{"headroom": map[string]any{"spareNodes": -1}}),
+			Field: "spec.jvb.headroom.spareNodes", Rule: "should be greater than or equal to 0"},
 		{Name: "stun server without a port", Override: jvb(map[string]any{"stunServers": []any{"stun.example.org"}}), Field: "spec.jvb.stunServers[0]",
 			Rule: "should match"},
 		{Name: "graceful shutdown too short", Override: jvb(map[string]any{"gracefulShutdown": map[string]any{"maxDuration": "30s"}}),

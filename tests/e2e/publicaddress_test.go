@@ -37,7 +37,7 @@ func TestBridgesAdvertiseTheirOwnNode(t *testing.T) {
 	require.NoError(t, err)
 
 	// The cluster's share of the package: the node reader ClusterRole.
-	rbac := readObjects(t, filepath.Join(tools.Root, "package", "rbac", "clusterrole.yaml"))
+	rbac := readObjects(t, filepath.Join(tools.Root, "package", "cluster", "rbac.yaml"))
 	report := applier.Apply(ctx, rbac)
 	require.Empty(t, report.Rejected(), report.String())
 
