@@ -98,9 +98,16 @@ func BenchmarkLectureDay(b *testing.B) {
 	b.Logf("wrote %s and %s in %s", benchday.SummaryFile, benchday.DaySVGFile, dir)
 	b.Logf("time compression %v: the day played in %s after %s of setup; the machine was %.2f of %d cores busy; this process %.0f CPU-s, the preStop hooks %.0f CPU-s",
 		report.Factor, report.Wall.Round(time.Second), report.Setup.Round(time.Second), report.MachineBusy, report.Cores, report.TestProcessCPU, report.HookCPU)
+	runCPU := report.TestProcessCPU + report.HookCPU
 	for _, r := range report.Results {
 		logResult(b, r, report.Wall)
+		for _, sec := range r.CPUSeconds {
+			runCPU += sec
+		}
 	}
+	runCores := runCPU / report.Wall.Seconds()
+	b.Logf("the run's own processes used %.0f CPU-s during the day: %.2f cores on average (the machine as a whole: %.2f of %d)",
+		runCPU, runCores, report.MachineBusy, report.Cores)
 	b.Logf("\n%s", benchday.MarkdownTable(summary))
 
 	for _, p := range summary.Policies {
@@ -111,7 +118,8 @@ func BenchmarkLectureDay(b *testing.B) {
 			b.ReportMetric(*p.P95ScaleUpSeconds, p.Policy+"_p95-scale-up-s")
 		}
 	}
-	b.ReportMetric(report.MachineBusy, "cores-busy")
+	b.ReportMetric(report.MachineBusy, "machine-cores-busy")
+	b.ReportMetric(runCores, "run-cores")
 	b.ReportMetric(report.Factor, "time-compression")
 }
 
@@ -133,6 +141,9 @@ func logResult(b *testing.B, r runner.Result, wall time.Duration) {
 		total += r.CPUSeconds[p]
 	}
 	b.Logf("[%s] CPU-seconds during the day: %.0f (%s)", name, total, strings.Join(cpu, ", "))
+	if r.BridgesOffPort > 0 {
+		b.Logf("[%s] WARNING: %d bridges could not serve on their pod's port 8080 (another process on this host held *:8080); jvb-deletion-cost could not read them", name, r.BridgesOffPort)
+	}
 	for _, n := range r.Notes {
 		b.Logf("[%s] compressed inexactly: %s", name, n)
 	}

@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/crossplane-jitsi/crossplane-jitsi/tests/benchday"
@@ -157,6 +158,12 @@ func (c *cell) sample(m float64) benchday.Sample {
 	}
 	var stress float64
 	for _, b := range c.fleet.Bridges() {
+		if !strings.HasSuffix(b.URL(), ":8080") {
+			if c.offPort == nil {
+				c.offPort = map[string]bool{}
+			}
+			c.offPort[b.Name()] = true
+		}
 		st := b.Stats()
 		if st.StressLevel > 1 {
 			s.OverloadedParticipants += st.LocalEndpoints

@@ -73,6 +73,9 @@ type Result struct {
 	CPUSeconds map[string]float64
 	// LogDir holds the cluster's logs while it is kept.
 	LogDir string
+	// BridgesOffPort counts the bridges that served elsewhere than their pod's port 8080,
+	// because another process on this host held *:8080: jvb-deletion-cost could not read them.
+	BridgesOffPort int
 }
 
 // ControllerStats tell whether the controllers kept up with the compressed time.
@@ -227,6 +230,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		}
 		results[i].Controllers = c.controllerStats(before[i], c.controllerCounters(ctx))
 		results[i].LogDir = c.logDir()
+		results[i].BridgesOffPort = len(c.offPort)
 	}
 	if err != nil {
 		failed = true
