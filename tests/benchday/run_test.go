@@ -2,6 +2,7 @@ package benchday_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -95,7 +96,10 @@ func BenchmarkLectureDay(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Logf("wrote %s and %s in %s", benchday.SummaryFile, benchday.DaySVGFile, dir)
+	if err := writeDetails(filepath.Join(dir, detailsFile), report); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("wrote %s, %s and %s in %s", benchday.SummaryFile, benchday.DaySVGFile, detailsFile, dir)
 	b.Logf("time compression %v: the day played in %s after %s of setup; the machine was %.2f of %d cores busy; this process %.0f CPU-s, the preStop hooks %.0f CPU-s",
 		report.Factor, report.Wall.Round(time.Second), report.Setup.Round(time.Second), report.MachineBusy, report.Cores, report.TestProcessCPU, report.HookCPU)
 	runCPU := report.TestProcessCPU + report.HookCPU
@@ -134,6 +138,10 @@ func logResult(b *testing.B, r runner.Result, wall time.Duration) {
 		name, ctl.AutoscalerLoops, wall.Round(time.Second), ctl.AutoscalerLoopSeconds*1000, ctl.AutoscalerScanInterval,
 		ctl.HPASyncs, wall.Seconds()/ctl.HPASyncPeriod.Seconds(), ctl.HPASyncPeriod, ctl.HPASyncSeconds*1000, ctl.HPAQueueSeconds*1000,
 		ctl.AdapterScrapes, ctl.AdapterScrapeFailures)
+	if n := len(r.BindLags); n > 0 {
+		b.Logf("[%s] %d new JVB nodes: a waiting bridge bound %s after the node registered (median, trace time), %s at the 95th percentile, %s at worst",
+			name, n, r.BindLags[n/2].Round(100*time.Millisecond), r.BindLags[(n*95+99)/100-1].Round(100*time.Millisecond), r.BindLags[n-1].Round(100*time.Millisecond))
+	}
 	var cpu []string
 	total := 0.0
 	for _, p := range r.SortedCPU() {
@@ -144,9 +152,35 @@ func logResult(b *testing.B, r runner.Result, wall time.Duration) {
 	if r.BridgesOffPort > 0 {
 		b.Logf("[%s] WARNING: %d bridges could not serve on their pod's port 8080 (another process on this host held *:8080); jvb-deletion-cost could not read them", name, r.BridgesOffPort)
 	}
+	for _, cut := range r.Timeline.ConferencesCut {
+		b.Logf("[%s] conference cut at %s: %s lost bridge %s with %d participants on it", name, clock(cut.Minute), cut.Conference, cut.Bridge, cut.Participants)
+	}
+	for _, d := range r.DrainLog {
+		if d.Minutes >= 55 || d.TimedOut || !d.Ended {
+			b.Logf("[%s] long drain: %s from %s for %.1f minutes (ended: %t, cut by the grace period: %t)", name, d.Pod, clock(d.StartMinute), d.Minutes, d.Ended, d.TimedOut)
+		}
+	}
 	for _, n := range r.Notes {
 		b.Logf("[%s] compressed inexactly: %s", name, n)
 	}
+}
+
+// detailsFile holds what summary.json leaves out: every policy's timeline (samples and
+// cuts), its drains, and the figures the log shows.
+const detailsFile = "details.json"
+
+func writeDetails(path string, report *runner.Report) error {
+	b, err := json.MarshalIndent(report, "", " ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// clock formats a trace minute as the time of day.
+func clock(minute float64) string {
+	s := int(minute * 60)
+	return fmt.Sprintf("%02d:%02d:%02d", s/3600, s/60%60, s%60)
 }
 
 // envNumber reads a positive number from the environment, or def.

@@ -23,6 +23,7 @@ import (
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	autoscalinglisters "k8s.io/client-go/listers/autoscaling/v2"
 	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
 
 	"github.com/crossplane-jitsi/crossplane-jitsi/tests/harness"
 	"github.com/crossplane-jitsi/crossplane-jitsi/tests/jitsiemu"
@@ -81,6 +82,55 @@ type cell struct {
 	// this host holds *:8080): jvb-deletion-cost, which dials podIP:8080 as in production,
 	// cannot read them.
 	offPort map[string]bool
+
+	// bindMu guards what the informers' handlers record: when each JVB node appeared, and
+	// how long after it the first bridge was bound to it (wall clock).
+	bindMu   sync.Mutex
+	nodeSeen map[string]time.Time
+	bindLags []time.Duration
+}
+
+// watchBinds records, for each JVB node that appears, how long the scheduler took to bind
+// a waiting bridge to it: a delay of the real scheduler that time compression magnifies.
+func (c *cell) watchBinds(factory informers.SharedInformerFactory) error {
+	c.nodeSeen = map[string]time.Time{}
+	if _, err := factory.Core().V1().Nodes().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj any) {
+			if n, ok := obj.(*corev1.Node); ok && n.Labels[groupLabel] == "jvb" {
+				c.bindMu.Lock()
+				c.nodeSeen[n.Name] = time.Now()
+				c.bindMu.Unlock()
+			}
+		},
+	}); err != nil {
+		return err
+	}
+	_, err := factory.Core().V1().Pods().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		UpdateFunc: func(oldObj, newObj any) {
+			before, ok1 := oldObj.(*corev1.Pod)
+			after, ok2 := newObj.(*corev1.Pod)
+			if !ok1 || !ok2 || before.Spec.NodeName != "" || after.Spec.NodeName == "" ||
+				after.Labels["app.kubernetes.io/component"] != "jvb" {
+				return
+			}
+			c.bindMu.Lock()
+			defer c.bindMu.Unlock()
+			if seen, ok := c.nodeSeen[after.Spec.NodeName]; ok {
+				c.bindLags = append(c.bindLags, time.Since(seen))
+				delete(c.nodeSeen, after.Spec.NodeName)
+			}
+		},
+	})
+	return err
+}
+
+// binds returns the bind lags recorded so far and forgets them.
+func (c *cell) binds() []time.Duration {
+	c.bindMu.Lock()
+	defer c.bindMu.Unlock()
+	out := c.bindLags
+	c.bindLags = nil
+	return out
 }
 
 // logf writes to the cell's emulator log, never to the test's output: a day logs too much.
@@ -194,6 +244,9 @@ func (c *cell) setup(ctx context.Context, bins binaries) error {
 	c.nodes = factory.Core().V1().Nodes().Lister()
 	c.hpas = factory.Autoscaling().V2().HorizontalPodAutoscalers().Lister()
 	c.deployments = factory.Apps().V1().Deployments().Lister()
+	if err := c.watchBinds(factory); err != nil {
+		return err
+	}
 	factory.Start(c.informerStop)
 	for typ, ok := range factory.WaitForCacheSync(ctx.Done()) {
 		if !ok {

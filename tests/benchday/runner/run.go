@@ -64,11 +64,16 @@ type Result struct {
 	Jicofo jitsiemu.JicofoCounters
 	Fleet  jitsiemu.FleetTotals
 	// Drains counts the preStop hooks run; DrainsTimedOut those the grace period cut;
-	// LongestDrain is the longest, in trace time.
+	// LongestDrain is the longest, in trace time; DrainLog lists them.
 	Drains, DrainsTimedOut int
 	LongestDrain           time.Duration
+	DrainLog               []Drain
 	Play                   playStats
-	Controllers            ControllerStats
+	// BindLags are, for each JVB node that appeared during the day, the time from its
+	// registration to a waiting bridge bound to it, in trace time, sorted: the real
+	// scheduler's (and informers') latency, magnified by the compression.
+	BindLags    []time.Duration
+	Controllers ControllerStats
 	// CPUSeconds is the CPU each of the cell's processes used during the day, by name.
 	CPUSeconds map[string]float64
 	// LogDir holds the cluster's logs while it is kept.
@@ -76,6 +81,17 @@ type Result struct {
 	// BridgesOffPort counts the bridges that served elsewhere than their pod's port 8080,
 	// because another process on this host held *:8080: jvb-deletion-cost could not read them.
 	BridgesOffPort int
+}
+
+// Drain is one bridge's preStop hook, in trace time.
+type Drain struct {
+	Pod string `json:"pod"`
+	// StartMinute is when the hook started; Minutes how long it ran (until the end of the
+	// play if it had not ended).
+	StartMinute float64 `json:"start_minute"`
+	Minutes     float64 `json:"minutes"`
+	Ended       bool    `json:"ended"`
+	TimedOut    bool    `json:"timed_out"`
 }
 
 // ControllerStats tell whether the controllers kept up with the compressed time.
@@ -203,6 +219,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	before := make([]controllerCounters, len(cells))
 	for i, c := range cells {
 		before[i] = c.controllerCounters(ctx)
+		c.binds() // the setup's nodes are not the day's
 	}
 	results := make([]Result, len(cells))
 	err = forEach(cells, func(c *cell) error {
@@ -219,18 +236,31 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	for i, c := range cells {
 		results[i].Jicofo = c.jicofo.Counters()
 		results[i].Fleet = c.fleet.Totals()
+		playEnd := t0.Add(scale.Wall(time.Duration(end * float64(time.Minute))))
 		for _, h := range c.kubelet.Runs() {
+			if h.Started.Before(t0) {
+				continue
+			}
 			results[i].Drains++
 			if h.TimedOut {
 				results[i].DrainsTimedOut++
 			}
-			if !h.Ended.IsZero() {
-				results[i].LongestDrain = max(results[i].LongestDrain, scale.Trace(h.Ended.Sub(h.Started)))
+			ended := h.Ended
+			if ended.IsZero() {
+				ended = playEnd
+			} else {
+				results[i].LongestDrain = max(results[i].LongestDrain, scale.Trace(ended.Sub(h.Started)))
 			}
+			results[i].DrainLog = append(results[i].DrainLog, Drain{Pod: h.Pod, StartMinute: run.minuteAt(t0, h.Started),
+				Minutes: scale.Trace(ended.Sub(h.Started)).Minutes(), Ended: !h.Ended.IsZero(), TimedOut: h.TimedOut})
 		}
 		results[i].Controllers = c.controllerStats(before[i], c.controllerCounters(ctx))
 		results[i].LogDir = c.logDir()
 		results[i].BridgesOffPort = len(c.offPort)
+		for _, lag := range c.binds() {
+			results[i].BindLags = append(results[i].BindLags, scale.Trace(lag))
+		}
+		slices.Sort(results[i].BindLags)
 	}
 	if err != nil {
 		failed = true
