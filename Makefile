@@ -61,7 +61,7 @@ TESTS_ENV := GOWORK=off GONOSUMDB=k8s.io/autoscaler,github.com/Azure/azure-sdk-f
 
 .PHONY: test
 test: ## Build what is missing, then run every test (unit, render, validate, e2e).
-	hack/tools.sh crossplane crossplane-core etcd kwok kube crane
+	hack/tools.sh crossplane crossplane-core crossplane-crds etcd kwok kube crane function-patch-and-transform
 	$(MAKE) test-unit validate test-e2e
 
 .PHONY: test-unit

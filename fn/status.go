@@ -54,7 +54,10 @@ func observeStatus(in *instance, jvbDeployment, jvbAutoscaler *composed.Unstruct
 
 // bridgesMessage explains the BridgesReady condition.
 func bridgesMessage(s v1alpha1.JVBStatus) string {
-	if s.Replicas >= s.Desired {
+	if s.Replicas > s.Desired {
+		return fmt.Sprintf("%d videobridges are ready and %d wanted; the others are being replaced or are draining their conferences", s.Replicas, s.Desired)
+	}
+	if s.Replicas == s.Desired {
 		return fmt.Sprintf("%d of %d videobridges are ready", s.Replicas, s.Desired)
 	}
 	return fmt.Sprintf("%d of %d videobridges are ready; the others are starting or waiting for a node", s.Replicas, s.Desired)

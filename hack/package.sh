@@ -4,7 +4,7 @@
 #     Function package;
 #   - the Configuration package: the XRD, the Composition, and a dependency on the Function;
 #   - jitsi-nodescaler's and jvb-deletion-cost's images, as tarballs.
-# With PUSH=1 it pushes them to XPKG_REGISTRY (default localhost:5000), which is also the
+# With PUSH=1 it pushes them to XPKG_REGISTRY (default 127.0.0.1:5000), which is also the
 # registry the Configuration's dependency names. Output goes to OUT (default _output/).
 #
 #   hack/package.sh
@@ -15,7 +15,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${CACHE_DIR:-$ROOT/.cache}/bin
 OUT=${OUT:-$ROOT/_output}
 VERSION=${VERSION:-v0.1.0}
-REGISTRY=${XPKG_REGISTRY:-localhost:5000}
+REGISTRY=${XPKG_REGISTRY:-127.0.0.1:5000}
 ORG=crossplane-jitsi
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
@@ -61,7 +61,7 @@ mkdir -p "$work/no-examples"
 
 # The Configuration depends on the Function where it is pushed.
 cp -r "$ROOT/package/configuration" "$work/configuration"
-sed -i "s|package: localhost:5000/$ORG/function-jitsi|package: $REGISTRY/$ORG/function-jitsi|" "$work/configuration/crossplane.yaml"
+sed -i "s|package: 127.0.0.1:5000/$ORG/function-jitsi|package: $REGISTRY/$ORG/function-jitsi|" "$work/configuration/crossplane.yaml"
 "$BIN/crossplane" xpkg build --package-root="$work/configuration" --examples-root="$work/no-examples" -o "$OUT/configuration-jitsi-$VERSION.xpkg"
 
 if [ "${PUSH:-0}" = 1 ]; then

@@ -7,6 +7,8 @@
 #   hack/tools.sh kube etcd kwok                 # a local control plane for tests/
 #   hack/tools.sh protoc-gen                     # protoc-gen-go and protoc-gen-go-grpc
 #   hack/tools.sh crane                          # container images and registries without Docker
+#   hack/tools.sh crossplane-crds                # Crossplane core's CRDs, for `crossplane core init`
+#   hack/tools.sh function-patch-and-transform   # a peer function, packaged by the e2e tests
 #   hack/tools.sh all
 #
 # Why the detours: the proxy serves exact versions only (no version lists), so `go install
@@ -28,6 +30,7 @@ KWOK_VERSION=v0.8.0              # sigs.k8s.io/kwok
 PROTOBUF_VERSION=v1.36.11        # google.golang.org/protobuf (protoc-gen-go)
 PROTOC_GEN_GO_GRPC_VERSION=v1.5.1
 CRANE_VERSION=v0.21.9            # github.com/google/go-containerregistry (images without Docker)
+FUNCTION_PT_VERSION=v0.10.7      # github.com/crossplane-contrib/function-patch-and-transform
 
 export GOWORK=off GOFLAGS=-buildvcs=false
 mkdir -p "$BIN" "$BUILD"
@@ -79,6 +82,34 @@ build_crossplane_core() {
     go build -mod=mod -trimpath \
       -ldflags "-s -w -X github.com/crossplane/crossplane-runtime/v2/pkg/version.version=$CROSSPLANE_CORE_VERSION" \
       -o "$BIN/crossplane-core" ./cmd/crossplane)
+  rm -rf "$src"
+}
+
+# The core does not embed its CRDs: `crossplane core init` reads them from CRDS_PATH. Keep the
+# module's cluster/crds next to the binary, at the core's version.
+build_crossplane_crds() {
+  [ -f "$BIN/crossplane-crds/pkg.crossplane.io_functions.yaml" ] && return 0
+  local src
+  log "copying crossplane core $CROSSPLANE_CORE_VERSION CRDs"
+  src=$(moddir "github.com/crossplane/crossplane/v2@$CROSSPLANE_CORE_VERSION")
+  rm -rf "$BIN/crossplane-crds.tmp"
+  cp -r "$src/cluster/crds" "$BIN/crossplane-crds.tmp"
+  chmod -R u+w "$BIN/crossplane-crds.tmp"
+  mv "$BIN/crossplane-crds.tmp" "$BIN/crossplane-crds"
+}
+
+# function-patch-and-transform, a static linux binary as in its own image, plus its package
+# metadata (crossplane.yaml and the input CRD), from which the e2e tests build its package.
+build_function_pt() {
+  have function-patch-and-transform && return 0
+  local src
+  log "building function-patch-and-transform $FUNCTION_PT_VERSION"
+  src=$(copy_module "github.com/crossplane-contrib/function-patch-and-transform@$FUNCTION_PT_VERSION" function-pt)
+  (cd "$src" && CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath -ldflags "-s -w" -o function .)
+  rm -rf "$BIN/function-patch-and-transform-package"
+  cp -r "$src/package" "$BIN/function-patch-and-transform-package"
+  # The binary last: its presence means the tool is complete.
+  mv "$src/function" "$BIN/function-patch-and-transform"
   rm -rf "$src"
 }
 
@@ -158,7 +189,7 @@ build_crane() {
   GOBIN=$BIN go install -trimpath -ldflags "-s -w" "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION"
 }
 
-[ $# -gt 0 ] || { echo "usage: $0 crossplane|crossplane-core|kube|etcd|kwok|protoc-gen|crane|all ..." >&2; exit 2; }
+[ $# -gt 0 ] || { echo "usage: $0 crossplane|crossplane-core|crossplane-crds|kube|etcd|kwok|protoc-gen|crane|function-patch-and-transform|all ..." >&2; exit 2; }
 for tool in "$@"; do
   case "$tool" in
     crossplane) build_crossplane ;;
@@ -168,7 +199,10 @@ for tool in "$@"; do
     kwok) build_kwok ;;
     protoc-gen) build_protoc_gen ;;
     crane) build_crane ;;
-    all) build_crossplane; build_crossplane_core; build_etcd; build_kwok; build_kube; build_protoc_gen; build_crane ;;
+    crossplane-crds) build_crossplane_crds ;;
+    function-patch-and-transform) build_function_pt ;;
+    all) build_crossplane; build_crossplane_core; build_crossplane_crds; build_etcd; build_kwok; build_kube
+         build_protoc_gen; build_crane; build_function_pt ;;
     *) echo "unknown tool $tool" >&2; exit 2 ;;
   esac
 done

@@ -98,8 +98,14 @@ func TestClusterAutoscalerAddsOneNodePerBridge(t *testing.T) {
 func startAutoscalerSuite(t *testing.T, opts harness.Options) *autoscalerSuite {
 	t.Helper()
 	c := startClusterWith(t, opts)
+	return startAutoscalerOn(t, c, testProcesses(t, c), jvbNodeGroupConfig)
+}
+
+// startAutoscalerOn adds to a running cluster a base node, function-jitsi, jitsi-nodescaler
+// with groupConfig and cluster-autoscaler's loop.
+func startAutoscalerOn(t *testing.T, c *harness.Cluster, procs *harness.Processes, groupConfig string) *autoscalerSuite {
+	t.Helper()
 	ctx := testContext(t, 3*time.Minute)
-	procs := testProcesses(t, c)
 	addNode(t, c, "base-1", nil)
 
 	renderer, err := harness.StartFunction(ctx, tools, procs)
@@ -109,9 +115,9 @@ func startAutoscalerSuite(t *testing.T, opts harness.Options) *autoscalerSuite {
 
 	certs, err := harness.NewMTLS(filepath.Join(procs.Dir, "tls"))
 	require.NoError(t, err)
-	// The group's own unneeded time (5m in the example) is what cluster-autoscaler uses, over
-	// its flag: shorten it for the test.
-	groupConfig := strings.Replace(jvbNodeGroupConfig, "unneededTime: 5m", "unneededTime: 10s", 1)
+	// The group's own unneeded time (5m in the examples) is what cluster-autoscaler uses,
+	// over its flag: shorten it for the test.
+	groupConfig = strings.Replace(groupConfig, "unneededTime: 5m", "unneededTime: 10s", 1)
 	ns, err := harness.StartNodeScaler(ctx, tools, c, procs, []byte(groupConfig), certs, "jitsi-nodescaler")
 	require.NoError(t, err)
 	ca, err := tools.BuildTestProgram("cmd/cluster-autoscaler", procs.Dir, "externalgrpc")

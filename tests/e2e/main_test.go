@@ -23,7 +23,7 @@ var tools *harness.Tools
 func TestMain(m *testing.M) {
 	var err error
 	tools, err = harness.FindTools("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok",
-		"crossplane", "crossplane-core", "crane")
+		"crossplane", "crossplane-core", "crossplane-crds", "crane", "function-patch-and-transform")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

@@ -18,32 +18,26 @@ import (
 )
 
 // TestPackages builds the Crossplane packages as `make package` does, pushes them to a
-// registry on loopback, and checks what `crossplane xpkg install` relies on: the
-// Configuration resolves its Function dependency from the registry and its XRD validates the
-// claims; and the Function package's runtime image runs and renders the sample.
+// registry on loopback, and installs the Configuration in a real Crossplane as users do:
+// Crossplane's package manager pulls it, resolves its Function dependency from the
+// registry by itself, and the runtime runs the function from the package's image. Then the
+// claims validate offline against the pushed Configuration, and the Function package's
+// runtime image renders the sample.
 func TestPackages(t *testing.T) {
+	s := startCrossplaneSuite(t)
 	ctx := testContext(t, 10*time.Minute)
-	dir := t.TempDir()
-	procs, err := harness.NewProcesses(dir, t.Logf)
-	require.NoError(t, err)
-	t.Cleanup(procs.Stop)
-
-	port, err := harness.FreePort()
-	require.NoError(t, err)
-	registry := fmt.Sprintf("localhost:%d", port)
-	require.NoError(t, procs.Start("registry", tools.Path("crane"), "registry", "serve", fmt.Sprintf("--address=127.0.0.1:%d", port)))
-
-	out := filepath.Join(dir, "out")
-	build := exec.CommandContext(ctx, filepath.Join(tools.Root, "hack", "package.sh"))
-	build.Env = append(os.Environ(), "PUSH=1", "XPKG_REGISTRY="+registry, "OUT="+out)
-	b, err := build.CombinedOutput()
-	require.NoError(t, err, "hack/package.sh:\n%s", b)
+	out := s.pushPackages(t, ctx)
 	for _, f := range []string{"function-jitsi-v0.1.0.xpkg", "configuration-jitsi-v0.1.0.xpkg", "jitsi-nodescaler-v0.1.0-amd64.tar"} {
 		assert.FileExists(t, filepath.Join(out, f))
 	}
+	registry := s.registry.Host
 
-	t.Run("ConfigurationResolvesItsFunction", func(t *testing.T) {
-		conf := filepath.Join(dir, "configuration.yaml")
+	t.Run("ConfigurationInstallsItsFunction", func(t *testing.T) {
+		s.installJitsi(t, ctx)
+	})
+
+	t.Run("ClaimsValidateOffline", func(t *testing.T) {
+		conf := filepath.Join(s.procs.Dir, "configuration.yaml")
 		require.NoError(t, os.WriteFile(conf, fmt.Appendf(nil, `apiVersion: pkg.crossplane.io/v1
 kind: Configuration
 metadata:
@@ -53,7 +47,7 @@ spec:
 `, registry), 0o600))
 		claims := filepath.Join(tools.Root, "examples", "claim.yaml") + "," + filepath.Join(tools.Root, "examples", "claim-static.yaml")
 		validate := exec.CommandContext(ctx, tools.Path("crossplane"), "resource", "validate", conf, claims,
-			"--crossplane-image=", "--cache-dir="+filepath.Join(dir, "xpkg-cache"))
+			"--crossplane-image=", "--cache-dir="+filepath.Join(s.procs.Dir, "validate-cache"))
 		b, err := validate.CombinedOutput()
 		t.Logf("%s", b)
 		require.NoError(t, err)
@@ -62,16 +56,16 @@ spec:
 	})
 
 	t.Run("FunctionImageRenders", func(t *testing.T) {
-		export := exec.CommandContext(ctx, tools.Path("crane"), "--insecure", "export",
+		export := exec.CommandContext(ctx, tools.Path("crane"), "export",
 			registry+"/crossplane-jitsi/function-jitsi:v0.1.0", "-")
 		var fs bytes.Buffer
 		export.Stdout = &fs
 		require.NoError(t, export.Run())
-		bin := filepath.Join(dir, "function-from-image")
+		bin := filepath.Join(s.procs.Dir, "function-from-image")
 		entries := extract(t, &fs, "function-jitsi", bin)
 		assert.Contains(t, entries, "package.yaml", "the package layer is in the image")
 
-		renderer, err := harness.StartFunctionBinary(ctx, tools, procs, bin)
+		renderer, err := harness.StartFunctionBinary(ctx, tools, s.procs, bin)
 		require.NoError(t, err)
 		r, err := renderer.Render(ctx, filepath.Join(tools.Root, "examples", "xr.yaml"), "--xrd="+tools.XRD())
 		require.NoError(t, err)

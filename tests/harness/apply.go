@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -26,6 +27,9 @@ type Applier struct {
 
 // NewApplier applies as fieldManager.
 func NewApplier(cfg *rest.Config, fieldManager string) (*Applier, error) {
+	// Say each deprecation warning once (v1 XRDs have one), not on every poll.
+	cfg = rest.CopyConfig(cfg)
+	cfg.WarningHandler = rest.NewWarningWriter(os.Stderr, rest.WarningWriterOptions{Deduplicate: true})
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
