@@ -82,6 +82,8 @@ type cell struct {
 	// this host holds *:8080): jvb-deletion-cost, which dials podIP:8080 as in production,
 	// cannot read them.
 	offPort map[string]bool
+	// lastHPA is the HPA's status as last logged.
+	lastHPA string
 
 	// bindMu guards what the informers' handlers record: when each JVB node appeared, and
 	// how long after it the first bridge was bound to it (wall clock).

@@ -148,8 +148,36 @@ func (c *cell) playConferences(ctx context.Context, t0 time.Time, states []*conf
 	}
 }
 
+// logHPA writes the HPA's status to the cell's log whenever it changes: the metric it sees,
+// what it wants, and why (its conditions' reasons).
+func (c *cell) logHPA(m float64) {
+	if !c.policy.Autoscaled() {
+		return
+	}
+	h, err := c.hpas.HorizontalPodAutoscalers(namespace).Get(jvbName)
+	if err != nil {
+		return
+	}
+	current := "none"
+	for _, metric := range h.Status.CurrentMetrics {
+		if metric.Pods != nil && metric.Pods.Current.AverageValue != nil {
+			current = metric.Pods.Current.AverageValue.String()
+		}
+	}
+	var conditions []string
+	for _, cond := range h.Status.Conditions {
+		conditions = append(conditions, fmt.Sprintf("%s=%s(%s)", cond.Type, cond.Status, cond.Reason))
+	}
+	line := fmt.Sprintf("current %s, %d replicas, wants %d; %s", current, h.Status.CurrentReplicas, h.Status.DesiredReplicas, strings.Join(conditions, " "))
+	if line != c.lastHPA {
+		c.lastHPA = line
+		c.logf("hpa at minute %.2f: %s", m, line)
+	}
+}
+
 // sample is what the cell looks like now, at trace minute m.
 func (c *cell) sample(m float64) benchday.Sample {
+	c.logHPA(m)
 	s := benchday.Sample{
 		Minute:        m,
 		Participants:  c.jicofo.Snapshot().Participants,

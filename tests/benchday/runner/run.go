@@ -238,8 +238,8 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		results[i].Fleet = c.fleet.Totals()
 		playEnd := t0.Add(scale.Wall(time.Duration(end * float64(time.Minute))))
 		for _, h := range c.kubelet.Runs() {
-			if h.Started.Before(t0) {
-				continue
+			if h.Started.Before(t0) || h.GracePeriod == 0 {
+				continue // before the day, or a pod deleted at once (a pending bridge): no drain
 			}
 			results[i].Drains++
 			if h.TimedOut {
