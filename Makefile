@@ -1,8 +1,9 @@
 # crossplane-jitsi. `make help` lists the targets.
 #
-# The two commands of the README:
+# The commands of the README:
 #   make render   renders the sample claim into a complete Jitsi (builds what it needs)
 #   make test     builds the pinned tools it needs and runs every test
+#   make up       starts a local playground to apply the sample claim to (make down stops it)
 
 SHELL := /usr/bin/env bash
 export GOFLAGS ?= -buildvcs=false
@@ -71,7 +72,22 @@ test-unit: vet ## The root module's tests: unit, schema, golden renders with the
 .PHONY: test-e2e
 test-e2e: ## The end-to-end tests on a local control plane (tests/ module).
 	cd tests && $(TESTS_ENV) go vet -tags externalgrpc ./... && \
-	  { $(TESTS_ENV) go test -count=1 -timeout 45m -v ./...; rc=$$?; ../hack/e2e-cleanup.sh; exit $$rc; }
+	  { $(TESTS_ENV) go test -count=1 -timeout 45m -parallel 4 -v ./...; rc=$$?; ../hack/e2e-cleanup.sh; exit $$rc; }
+
+# The playground: everything `make test` runs end to end, left running for you to try.
+# tests/cmd/playground, rebuilt on each run (warm, a link).
+PLAYGROUND := $(CURDIR)/_output/bin/playground
+
+.PHONY: up
+up: ## Start the playground (.cache/up): a local cluster with Crossplane, the Jitsi package, autoscaling, emulated bridges.
+	hack/tools.sh etcd kube kwok crossplane crossplane-core crossplane-crds crane
+	cd tests && $(TESTS_ENV) go build -o $(PLAYGROUND) ./cmd/playground
+	$(PLAYGROUND) up
+
+.PHONY: down
+down: ## Stop every process of the playground and remove .cache/up.
+	cd tests && $(TESTS_ENV) go build -o $(PLAYGROUND) ./cmd/playground
+	$(PLAYGROUND) down
 
 .PHONY: bench
 bench: ## Run the benchmarks of the function and the node scaler.

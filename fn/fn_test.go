@@ -202,3 +202,25 @@ func TestRunFunctionKeepsEarlierSteps(t *testing.T) {
 	assert.Contains(t, rsp.GetDesired().GetResources(), "tenant-quota")
 	assert.Len(t, rsp.GetDesired().GetResources(), len(allResources)+1)
 }
+
+// TestAdmissionCacheGivesTheSameAnswer: a spec seen before gets the schema's verdict from the
+// cache: the same objects for a good spec (decoded afresh, so a call cannot change the next
+// one's), the same errors for a bad one.
+func TestAdmissionCacheGivesTheSameAnswer(t *testing.T) {
+	good := claimXR(sampleSpec())
+	first := mustCompose(t, good, nil)
+	in, err := loadInstance(t.Context(), mustComposite(t, good))
+	require.NoError(t, err)
+	*in.spec.Region = "elsewhere" // what a careless caller might do to its instance
+	again := mustCompose(t, good, nil)
+	assert.Equal(t, desiredMap(t, first, resourceJVBAutoscaler), desiredMap(t, again, resourceJVBAutoscaler))
+	assert.Equal(t, desiredMap(t, first, resourceWeb), desiredMap(t, again, resourceWeb))
+
+	bad := claimXR(speccases.Invalid()[1].Spec())
+	one := runFunction(t, newRequest(t, bad, nil)).GetResults()
+	two := runFunction(t, newRequest(t, bad, nil)).GetResults()
+	require.Len(t, one, 1)
+	if diff := cmp.Diff(one, two, protocmp.Transform()); diff != "" {
+		t.Errorf("the cached verdict differs (-first +second):\n%s", diff)
+	}
+}

@@ -44,7 +44,7 @@ func (in *instance) scheduledFloor(now time.Time) floor {
 	if s == nil || !in.autoscaled() {
 		return floor{minReplicas: base}
 	}
-	loc, err := time.LoadLocation(*in.spec.Timezone)
+	loc, err := loadZone(*in.spec.Timezone)
 	if err != nil {
 		// Validated already; without a zone there is no timetable to read.
 		return floor{minReplicas: base}
@@ -153,7 +153,7 @@ func scheduleTTL(now, next time.Time) time.Duration {
 // describe says which windows hold the floor and when it changes next, for the tenant.
 func (in *instance) describeFloor(f floor) string {
 	s := in.spec.JVB.Schedule
-	loc, _ := time.LoadLocation(*in.spec.Timezone)
+	loc, _ := loadZone(*in.spec.Timezone)
 	var b strings.Builder
 	if len(f.windows) == 0 {
 		fmt.Fprintf(&b, "no window of the schedule is open: the autoscaler keeps at least %s", bridges(f.minReplicas))

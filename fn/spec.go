@@ -44,29 +44,77 @@ func loadInstance(ctx context.Context, xr *composite.Unstructured) (*instance, e
 	if !ok || raw == nil {
 		return nil, errorListError(field.ErrorList{field.Required(path, "")})
 	}
-	obj, isObject := specschema.Normalize(raw).(map[string]any)
+	obj, isObject := raw.(map[string]any)
 	if !isObject {
 		return nil, errorListError(field.ErrorList{field.Invalid(path, raw, "must be an object")})
 	}
 
 	in := &instance{}
 	errs := in.setNameAndNamespace(xr)
-	errs = append(errs, schema.Admit(ctx, path, obj)...)
+	admitted, admitErrs, err := admittedSpecs.admit(ctx, schema, path, obj)
+	if err != nil {
+		return nil, err
+	}
+	errs = append(errs, admitErrs...)
 	if len(errs) > 0 {
 		return nil, errorListError(errs)
 	}
 	// The schema checked every type, so the spec decodes.
-	b, err := json.Marshal(obj)
-	if err != nil {
-		return nil, fmt.Errorf("cannot encode spec: %w", err)
-	}
-	if err := json.Unmarshal(b, &in.spec); err != nil {
+	if err := json.Unmarshal(admitted, &in.spec); err != nil {
 		return nil, fmt.Errorf("cannot decode spec: %w", err)
 	}
 	if errs := validateBeyondSchema(&in.spec, path); len(errs) > 0 {
 		return nil, errorListError(errs)
 	}
 	return in, nil
+}
+
+// admittedSpecs remembers what the schema made of the specs it saw. Crossplane calls the
+// function with the same spec again and again (whenever a composed resource changes, and at
+// least every minute), and the API server's validators were the largest part of a call.
+var admittedSpecs = &admissionCache{entries: map[string]admission{}}
+
+// maxAdmittedSpecs bounds the cache: a few hundred Jitsis per function is a large cluster.
+const maxAdmittedSpecs = 512
+
+// admissionCache maps a spec, as JSON, to what Admit made of it. The result depends on the
+// spec and on the schema compiled into the binary only, so it never goes stale.
+type admissionCache struct {
+	mu      sync.Mutex
+	entries map[string]admission
+}
+
+type admission struct {
+	spec []byte // the defaulted spec, as JSON
+	errs field.ErrorList
+}
+
+// admit returns the defaulted spec as JSON, or the field errors of the schema, from the cache
+// when it has seen this spec. spec is not changed.
+func (c *admissionCache) admit(ctx context.Context, schema *specschema.Schema, path *field.Path, spec map[string]any) ([]byte, field.ErrorList, error) {
+	key, err := json.Marshal(spec) // map keys are sorted: the same spec, the same key
+	if err != nil {
+		return nil, nil, fmt.Errorf("cannot encode spec: %w", err)
+	}
+	c.mu.Lock()
+	a, ok := c.entries[string(key)]
+	c.mu.Unlock()
+	if ok {
+		return a.spec, a.errs, nil
+	}
+	obj := specschema.Normalize(spec).(map[string]any)
+	if a.errs = schema.Admit(ctx, path, obj); len(a.errs) == 0 {
+		if a.spec, err = json.Marshal(obj); err != nil {
+			return nil, nil, fmt.Errorf("cannot encode spec: %w", err)
+		}
+	}
+	c.mu.Lock()
+	if len(c.entries) >= maxAdmittedSpecs {
+		clear(c.entries)
+	}
+	c.entries[string(key)] = a
+	c.mu.Unlock()
+	return a.spec, a.errs, nil
 }
 
 // setNameAndNamespace chooses where the composed objects go. A claim's objects go in the
@@ -120,7 +168,7 @@ func errorListError(errs field.ErrorList) error {
 // refuses, and these fields take Kubernetes' own types.)
 func validateBeyondSchema(s *v1alpha1.JitsiSpec, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
-	if _, err := time.LoadLocation(*s.Timezone); err != nil {
+	if _, err := loadZone(*s.Timezone); err != nil {
 		// The binary embeds the time zone database (time/tzdata), so this works in a
 		// scratch image.
 		errs = append(errs, field.Invalid(path.Child("timezone"), *s.Timezone,
@@ -171,4 +219,20 @@ func validateToleration(t corev1.Toleration, path *field.Path) field.ErrorList {
 		}
 	}
 	return errs
+}
+
+// zones caches time zones: time.LoadLocation reads the embedded database on every call, and
+// the spec's zone is read on every reconcile. A name that is not a zone is not cached.
+var zones sync.Map // name -> *time.Location
+
+func loadZone(name string) (*time.Location, error) {
+	if l, ok := zones.Load(name); ok {
+		return l.(*time.Location), nil
+	}
+	l, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, err
+	}
+	zones.Store(name, l)
+	return l, nil
 }

@@ -171,8 +171,11 @@ type JVBStrategy struct {
 	// +optional
 	MinReplicas *int32 `json:"minReplicas,omitempty"`
 
-	// MaxReplicas is the most bridges the autoscaler starts, at the peak. Each needs a node.
-	// +kubebuilder:default=10
+	// MaxReplicas is the most bridges the autoscaler starts, at the peak; each needs a node,
+	// so it caps the cost. The default carries the mission's peak: 1,000 participants at the
+	// default target stress of 0.3 need 34 bridges of 100 participants each (jicofo's
+	// 0.01 stress per participant), and 40 leaves room above it.
+	// +kubebuilder:default=40
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=1000
 	// +optional

@@ -81,7 +81,7 @@ clusterDomain: cluster.local
 image: {registry: ghcr.io/jitsi, tag: stable-11146-2, pullPolicy: IfNotPresent}
 web: {replicas: 1}
 jvb:
-  strategy: {type: autoscaled, replicas: 1, minReplicas: 1, maxReplicas: 10}
+  strategy: {type: autoscaled, replicas: 1, minReplicas: 1, maxReplicas: 40}
   autoscaling: {targetStressLevel: 0.3, scaleDownStabilizationSeconds: 600}
   udpPort: 10000
   publicAddress: {source: NodeExternalIP}

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -17,29 +16,6 @@ import (
 	"github.com/crossplane-jitsi/crossplane-jitsi/tests/harness"
 )
 
-// autoscalerFlags are cluster-autoscaler's flags for the test: those of
-// examples/nodescaler/deploy/cluster-autoscaler.yaml, with every delay shortened from
-// minutes to seconds.
-var autoscalerFlags = []string{
-	"--cloud-provider=externalgrpc",
-	"--scan-interval=2s",
-	"--new-pod-scale-up-delay=0s",
-	"--expander=least-waste",
-	"--ignore-daemonsets-utilization=true",
-	"--skip-nodes-with-local-storage=false",
-	"--scale-down-unneeded-time=5s",
-	"--scale-down-delay-after-add=5s",
-	"--scale-down-delay-after-delete=0s",
-	"--scale-down-unready-time=1m",
-	"--unremovable-node-recheck-timeout=5s",
-	"--node-delete-delay-after-taint=1s",
-	"--max-node-provision-time=2m",
-	"--max-graceful-termination-sec=3690",
-	"--balance-similar-node-groups=false",
-	"--write-status-configmap=false",
-	"--v=2",
-}
-
 // autoscalerSuite is a cluster with jitsi-nodescaler and cluster-autoscaler's core loop.
 type autoscalerSuite struct {
 	cluster  *harness.Cluster
@@ -52,6 +28,7 @@ type autoscalerSuite struct {
 // driver makes them; the bridges run, one per node. Then bridges go away, and only the nodes
 // they left are removed: a node that still runs a bridge is never drained.
 func TestClusterAutoscalerAddsOneNodePerBridge(t *testing.T) {
+	t.Parallel()
 	s := startAutoscalerSuite(t, harness.Options{})
 	ctx := testContext(t, 10*time.Minute)
 
@@ -113,17 +90,11 @@ func startAutoscalerOn(t *testing.T, c *harness.Cluster, procs *harness.Processe
 	applier, err := harness.NewApplier(c.Config, fieldManager)
 	require.NoError(t, err)
 
-	certs, err := harness.NewMTLS(filepath.Join(procs.Dir, "tls"))
-	require.NoError(t, err)
 	// The group's own unneeded time (5m in the examples) is what cluster-autoscaler uses,
 	// over its flag: shorten it for the test.
 	groupConfig = strings.Replace(groupConfig, "unneededTime: 5m", "unneededTime: 10s", 1)
-	ns, err := harness.StartNodeScaler(ctx, tools, c, procs, []byte(groupConfig), certs, "jitsi-nodescaler")
+	_, err = harness.StartAutoscaler(ctx, tools, c, procs, []byte(groupConfig))
 	require.NoError(t, err)
-	ca, err := tools.BuildTestProgram("cmd/cluster-autoscaler", procs.Dir, "externalgrpc")
-	require.NoError(t, err)
-	require.NoError(t, procs.Start("cluster-autoscaler", ca,
-		append(slices.Clone(autoscalerFlags), "--cloud-config="+ns.CloudConfig, "--kubeconfig="+c.Kubeconfig)...))
 	return &autoscalerSuite{cluster: c, renderer: renderer, applier: applier}
 }
 
@@ -137,18 +108,24 @@ func (s *autoscalerSuite) apply(t *testing.T, ctx context.Context, n int) {
 // the given strategy and autoscaling settings, and applies it.
 func (s *autoscalerSuite) applyJVB(t *testing.T, ctx context.Context, strategy, autoscaling map[string]any) {
 	t.Helper()
+	jvb := map[string]any{"strategy": strategy}
+	if autoscaling != nil {
+		jvb["autoscaling"] = autoscaling
+	}
+	s.applyJVBSpec(t, ctx, jvb)
+}
+
+// applyJVBSpec renders the sample claim, without jibri, with the given jvb settings and the
+// bridges on dedicated JVB nodes, and applies it.
+func (s *autoscalerSuite) applyJVBSpec(t *testing.T, ctx context.Context, jvb map[string]any) {
+	t.Helper()
 	xr := withSpec(t, "xr.yaml", func(spec map[string]any) {
 		spec["jibri"] = map[string]any{"enabled": false}
-		spec["jvb"] = map[string]any{
-			"strategy":     strategy,
-			"nodeSelector": map[string]any{"jitsi.org/role": "jvb"},
-			"tolerations": []any{map[string]any{
-				"key": "jitsi.org/role", "operator": "Equal", "value": "jvb", "effect": "NoSchedule",
-			}},
-		}
-		if autoscaling != nil {
-			spec["jvb"].(map[string]any)["autoscaling"] = autoscaling
-		}
+		spec["jvb"] = jvb
+		jvb["nodeSelector"] = map[string]any{"jitsi.org/role": "jvb"}
+		jvb["tolerations"] = []any{map[string]any{
+			"key": "jitsi.org/role", "operator": "Equal", "value": "jvb", "effect": "NoSchedule",
+		}}
 	})
 	r, err := s.renderer.Render(ctx, xr, "--xrd="+tools.XRD())
 	require.NoError(t, err)

@@ -22,10 +22,7 @@ import (
 )
 
 const (
-	// jitsiFunction is the name Crossplane gives function-jitsi, installed as the
-	// Configuration's dependency: the package path without the registry, as a DNS label.
-	jitsiFunction = "crossplane-jitsi-function-jitsi"
-	jitsiXRD      = "xjitsis.apps.jit.si"
+	jitsiFunction = harness.JitsiFunction
 	// kubectlManager is the field manager of `kubectl apply --server-side`.
 	kubectlManager = "kubectl"
 )
@@ -83,23 +80,8 @@ func (s *crossplaneSuite) pushPackages(t *testing.T, ctx context.Context) string
 // Established and Offered.
 func (s *crossplaneSuite) installJitsi(t *testing.T, ctx context.Context) {
 	t.Helper()
-	configuration := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "pkg.crossplane.io/v1",
-		"kind":       "Configuration",
-		"metadata":   map[string]any{"name": "configuration-jitsi"},
-		"spec": map[string]any{
-			"package": s.registry.Host + "/crossplane-jitsi/configuration-jitsi:v0.1.0",
-		},
-	}}
 	start := time.Now()
-	report := s.kubectl.Apply(ctx, []*unstructured.Unstructured{configuration})
-	require.Empty(t, report.Rejected(), report.String())
-
-	_, err := s.xp.WaitFor(ctx, "pkg.crossplane.io/v1", "Configuration", "", "configuration-jitsi", 2*time.Minute, "Installed", "Healthy")
-	require.NoError(t, err)
-	fn, err := s.xp.WaitFor(ctx, "pkg.crossplane.io/v1", "Function", "", jitsiFunction, time.Minute, "Installed", "Healthy")
-	require.NoError(t, err)
-	_, err = s.xp.WaitFor(ctx, "apiextensions.crossplane.io/v1", "CompositeResourceDefinition", "", jitsiXRD, time.Minute, "Established", "Offered")
+	fn, err := s.xp.InstallJitsi(ctx, s.kubectl, s.registry.Host)
 	require.NoError(t, err)
 	t.Logf("Configuration and its Function Installed and Healthy, XRD Established and Offered %s after the Configuration was applied",
 		time.Since(start).Round(10*time.Millisecond))
@@ -156,6 +138,7 @@ var sampleComposed = map[string]struct{ apiVersion, kind, name string }{
 // rolls the Deployments; jibri goes when the claim turns it off; the XMPP passwords survive
 // Crossplane's reconciles and a function restart; deleting the claim removes everything.
 func TestClaimThroughCrossplane(t *testing.T) {
+	t.Parallel()
 	s := startCrossplaneSuite(t)
 	ctx := testContext(t, 8*time.Minute)
 	s.pushPackages(t, ctx)
@@ -227,10 +210,9 @@ func TestClaimThroughCrossplane(t *testing.T) {
 		require.NoError(t, err, "the claim never became Ready")
 		t.Logf("claim Ready %s after the claim was applied (%s after package/cluster/); %s",
 			time.Since(start).Round(100*time.Millisecond), time.Since(rbacApplied).Round(100*time.Millisecond), harness.DescribeConditions(c))
-		xr, err := s.xp.Get(ctx, "apps.jit.si/v1alpha1", "XJitsi", "", xr.GetName())
-		require.NoError(t, err)
-		assert.Equal(t, "True", harness.ConditionStatus(xr, "Ready"), "the XR is Ready: %s", harness.DescribeConditions(xr))
-		assert.Equal(t, "True", harness.ConditionStatus(xr, "BridgesReady"))
+		xr, err := s.xp.WaitFor(ctx, "apps.jit.si/v1alpha1", "XJitsi", "", xr.GetName(), time.Minute, "Ready", "BridgesReady")
+		require.NoError(t, err, "the XR must be Ready with its claim")
+		t.Logf("XR %s", harness.DescribeConditions(xr))
 	})
 
 	t.Run("StatusFollowsTheHPA", func(t *testing.T) {

@@ -51,6 +51,7 @@ func startDeletionCost(t *testing.T, ctx context.Context, s *autoscalerSuite, pr
 // hook, run by the kubelet double against the emulated bridge), and cluster-autoscaler removes
 // its node only after it has gone. No conference is cut.
 func TestEmptiestBridgeLeavesFirst(t *testing.T) {
+	t.Parallel()
 	s := startAutoscalerSuite(t, harness.Options{KwokCIDR: loopbackCIDR(), HoldTerminatingBridges: true, HPASyncPeriod: 5 * time.Second})
 	ctx := testContext(t, 8*time.Minute)
 	e := startEmulators(t, ctx, s.cluster)
@@ -131,6 +132,7 @@ func TestEmptiestBridgeLeavesFirst(t *testing.T) {
 		require.True(t, s.nodeExists(t, ctx, smallNode), "cluster-autoscaler must not remove a draining bridge's node")
 		time.Sleep(time.Second)
 	}
+	t.Logf("%s draining for 20 s, its node %s kept; %s", small.Name(), smallNode, caVerdict(t, s, smallNode))
 	state, _ := small.State()
 	assert.Equal(t, jitsiemu.StateGracefulShutdown, state)
 	assert.Equal(t, 12, small.Stats().LocalEndpoints)

@@ -14,6 +14,7 @@ import (
 // TestApplyReportsRejections: the apply-and-check helper applies everything, counts what
 // the API server accepted, and names each rejected object with the server's reason.
 func TestApplyReportsRejections(t *testing.T) {
+	t.Parallel()
 	c := startCluster(t)
 	ctx := testContext(t, time.Minute)
 	applier, err := harness.NewApplier(c.Config, "e2e")

@@ -43,6 +43,7 @@ type jitsiSuite struct {
 }
 
 func TestJitsiOnCluster(t *testing.T) {
+	t.Parallel()
 	c := startCluster(t)
 	ctx := testContext(t, 15*time.Minute)
 	procs := testProcesses(t, c)

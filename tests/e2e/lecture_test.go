@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"context"
-	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,7 +14,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/crossplane-jitsi/crossplane-jitsi/tests/harness"
 	"github.com/crossplane-jitsi/crossplane-jitsi/tests/jitsiemu"
@@ -26,10 +23,8 @@ import (
 // JICOFO_OCTO_REGION.
 const sampleRegion = "europe"
 
-// loopbackCIDR is a pod range on a random /16 of 127.0.0.0/8, all of which reaches lo on
-// Linux: each pod gets an address the test process can serve its bridge on, and suites
-// running side by side on one machine rarely share a range.
-func loopbackCIDR() string { return fmt.Sprintf("127.%d.0.1/16", 64+rand.IntN(190)) }
+// loopbackCIDR is a pod range on a random /16 of 127.0.0.0/8 (harness.LoopbackPodCIDR).
+func loopbackCIDR() string { return harness.LoopbackPodCIDR() }
 
 // emulators are the doubles that carry participants: a bridge on each JVB pod, jicofo, and
 // the kubelet's preStop step.
@@ -43,19 +38,12 @@ type emulators struct {
 
 func startEmulators(t *testing.T, ctx context.Context, c *harness.Cluster) *emulators {
 	t.Helper()
-	e := &emulators{brewery: jitsiemu.NewBrewery(), network: jitsiemu.NewNetwork()}
-	var err error
-	e.fleet, err = jitsiemu.StartFleet(ctx, jitsiemu.FleetOptions{Client: c.Client, Namespace: sampleNamespace,
-		Brewery: e.brewery, Network: e.network, Bridge: jitsiemu.BridgeConfig{Logf: t.Logf}, Logf: t.Logf})
-	require.NoError(t, err)
-	t.Cleanup(e.fleet.Close)
 	// The hook polls every second instead of every ten.
-	e.kubelet, err = jitsiemu.StartKubelet(ctx, jitsiemu.KubeletOptions{Client: c.Client, Namespace: sampleNamespace,
-		Network: e.network, Env: []string{"DRAIN_POLL_SECONDS=1"}, Logf: t.Logf})
+	em, err := jitsiemu.StartEmulators(ctx, jitsiemu.EmulatorsOptions{Client: c.Client, Namespace: sampleNamespace,
+		Region: sampleRegion, KubeletEnv: []string{"DRAIN_POLL_SECONDS=1"}, Logf: t.Logf})
 	require.NoError(t, err)
-	t.Cleanup(e.kubelet.Close) // before the fleet: hooks end while their bridges still answer
-	e.jicofo = jitsiemu.NewJicofo(e.brewery, jitsiemu.JicofoConfig{LocalRegion: sampleRegion, Logf: t.Logf})
-	return e
+	t.Cleanup(em.Close)
+	return &emulators{network: em.Network, brewery: em.Brewery, fleet: em.Fleet, kubelet: em.Kubelet, jicofo: em.Jicofo}
 }
 
 // join places n participants of conference and returns where they landed.
@@ -90,124 +78,6 @@ func (s *autoscalerSuite) nodeExists(t *testing.T, ctx context.Context, name str
 	return n.DeletionTimestamp == nil
 }
 
-// TestBridgeDrainsBeforeItLeaves takes a bridge away while a lecture runs on it, the way the
-// HPA or an operator does: the Deployment goes from 2 bridges to 1, and the ReplicaSet
-// removes the busy one (the other carries a higher pod-deletion-cost). The pod stays
-// Terminating while fn/jvb.go's own preStop script, run by the kubelet double, drains the
-// emulated bridge; jicofo sends new conferences elsewhere; cluster-autoscaler keeps the node.
-// When the lecture ends the hook returns, the pod goes, then its node. No conference is cut.
-func TestBridgeDrainsBeforeItLeaves(t *testing.T) {
-	s := startAutoscalerSuite(t, harness.Options{KwokCIDR: loopbackCIDR(), HoldTerminatingBridges: true})
-	ctx := testContext(t, 5*time.Minute)
-	e := startEmulators(t, ctx, s.cluster)
-
-	s.apply(t, ctx, 2)
-	start := time.Now()
-	s.waitForBridges(t, ctx, 2, 2)
-	require.NoError(t, e.fleet.WaitForBridges(ctx, 2, time.Minute))
-	t.Logf("2 bridges on 2 new nodes, emulated bridges serving after %s", time.Since(start).Round(100*time.Millisecond))
-	for _, b := range e.fleet.Bridges() {
-		t.Logf("bridge %s at %s, graceful-shutdown-max-duration %s", b.Name(), b.URL(), b.Config().GracefulShutdownMaxDuration)
-		assert.Equal(t, time.Hour, b.Config().GracefulShutdownMaxDuration, "read from the rendered custom-jvb.conf")
-	}
-
-	lecture := e.join(t, "lecture", 12)
-	busy := lecture[0].Bridge
-	for _, p := range lecture {
-		require.Equal(t, busy, p.Bridge, "a 12-participant conference stays on one bridge")
-	}
-	var idle *jitsiemu.Bridge
-	for _, b := range e.fleet.Bridges() {
-		if b != busy {
-			idle = b
-		}
-	}
-	require.NotNil(t, idle)
-	busyPod, _ := s.pod(t, ctx, busy.Name())
-	busyNode := busyPod.Spec.NodeName
-	t.Logf("lecture: 12 participants on %s (node %s); %s idle", busy.Name(), busyNode, idle.Name())
-
-	// The ReplicaSet removes the pod with the lowest deletion cost first.
-	_, err := s.cluster.Client.CoreV1().Pods(sampleNamespace).Patch(ctx, idle.Name(), types.MergePatchType,
-		[]byte(`{"metadata":{"annotations":{"controller.kubernetes.io/pod-deletion-cost":"100"}}}`), metav1.PatchOptions{})
-	require.NoError(t, err)
-	s.apply(t, ctx, 1)
-	scaledAt := time.Now()
-	require.NoError(t, harness.Poll(ctx, 30*time.Second, func() (bool, error) {
-		p, ok := s.pod(t, ctx, busy.Name())
-		return ok && p.DeletionTimestamp != nil, nil
-	}), "the busy bridge must be the one removed")
-	require.NoError(t, harness.Poll(ctx, 30*time.Second, func() (bool, error) {
-		state, _ := busy.State()
-		return state == jitsiemu.StateGracefulShutdown, nil
-	}), "the preStop hook must ask the bridge for a graceful shutdown")
-	t.Logf("replicas 2 -> 1: %s Terminating, in graceful shutdown %s after the scale-down",
-		busy.Name(), time.Since(scaledAt).Round(100*time.Millisecond))
-
-	// Once the bridge's presence told jicofo, new conferences go to the other bridge; so
-	// does the lecture's latecomer, through a relay (jicofo prefers running bridges).
-	require.NoError(t, harness.Poll(ctx, 30*time.Second, func() (bool, error) {
-		return e.jicofo.Snapshot().Available == 1, nil
-	}))
-	seminar := e.join(t, "seminar", 5)
-	assert.Equal(t, idle, seminar[0].Bridge, "no new conference on a bridge in graceful shutdown")
-	latecomer := e.join(t, "lecture", 1)[0]
-	assert.Equal(t, idle, latecomer.Bridge)
-	assert.Equal(t, 2, latecomer.Bridges, "the lecture spans both bridges")
-
-	// Hold: the lecture goes on for longer than cluster-autoscaler needs to call a node
-	// unneeded (the group's unneededTime is 10 s); the pod and its node stay.
-	hold := 25 * time.Second
-	deadline := time.Now().Add(hold)
-	for time.Now().Before(deadline) {
-		p, ok := s.pod(t, ctx, busy.Name())
-		require.True(t, ok, "the pod must stay while its conference lasts")
-		require.NotNil(t, p.DeletionTimestamp)
-		require.True(t, s.nodeExists(t, ctx, busyNode), "cluster-autoscaler must not remove the node of a draining bridge")
-		time.Sleep(time.Second)
-	}
-	stats := busy.Stats()
-	assert.Equal(t, 12, stats.LocalEndpoints)
-	assert.Equal(t, 1, stats.OctoEndpoints, "it relays the latecomer")
-	assert.True(t, stats.GracefulShutdown)
-	assert.Len(t, e.kubelet.Runs(), 1)
-	assert.True(t, e.kubelet.Runs()[0].Ended.IsZero(), "the hook is still polling")
-	t.Logf("%s Terminating for %s with 12 local participants; node %s kept by cluster-autoscaler; %s",
-		busy.Name(), time.Since(scaledAt).Round(100*time.Millisecond), busyNode, caVerdict(t, s, busyNode))
-
-	// The lecture ends: the hook sees no local participant, the pod goes, then its node.
-	n, err := e.jicofo.EndConference("lecture")
-	require.NoError(t, err)
-	assert.Equal(t, 13, n)
-	endedAt := time.Now()
-	require.NoError(t, harness.Poll(ctx, 30*time.Second, func() (bool, error) {
-		_, ok := s.pod(t, ctx, busy.Name())
-		return !ok, nil
-	}), "the pod must go once its hook returned")
-	podGone := time.Since(endedAt)
-	require.NoError(t, harness.Poll(ctx, 2*time.Minute, func() (bool, error) {
-		return !s.nodeExists(t, ctx, busyNode), nil
-	}), "cluster-autoscaler must remove the emptied node")
-	t.Logf("lecture ended -> hook returned and pod removed after %s, its node removed after %s; the drain lasted %s",
-		podGone.Round(100*time.Millisecond), time.Since(endedAt).Round(100*time.Millisecond), endedAt.Sub(scaledAt).Round(100*time.Millisecond))
-
-	run := e.kubelet.Runs()[0]
-	assert.NoError(t, run.Err)
-	assert.False(t, run.TimedOut)
-	assert.Equal(t, 3690*time.Second, run.GracePeriod, "maxDuration 1h + 90 s")
-	state, stopped := busy.State()
-	assert.Equal(t, jitsiemu.StateShuttingDown, state)
-	assert.True(t, stopped)
-	bc, jc := busy.Counters(), e.jicofo.Counters()
-	assert.Zero(t, bc.ParticipantsCut, "the bridge cut nobody")
-	assert.Zero(t, jc.ConferencesCut, "no conference lost its bridge")
-	assert.Zero(t, jc.ParticipantsCut)
-	assert.Equal(t, map[string]int{idle.Name(): 5}, e.jicofo.ConferenceBridges("seminar"))
-	totals := e.fleet.Totals()
-	assert.Equal(t, jitsiemu.FleetTotals{BridgesStarted: 2, BridgesRunning: 1}, totals, "no bridge cut anyone")
-	t.Logf("jicofo: %+v; bridge %s: %d endpoints, %d cut, stopped: %s", jc, busy.Name(), bc.EndpointsCreated, bc.ParticipantsCut, bc.StopReason)
-}
-
 // caVerdict is what cluster-autoscaler's log says about node, for the test's output.
 func caVerdict(t *testing.T, s *autoscalerSuite, node string) string {
 	t.Helper()
@@ -232,6 +102,7 @@ func caVerdict(t *testing.T, s *autoscalerSuite, node string) string {
 // double scrapes it from the pod's IP as the HPA's json-path annotations say; the real HPA
 // controller adds a bridge; the next conference lands on the new one.
 func TestStressScalesBridgesThroughTheMetricsAdapter(t *testing.T) {
+	t.Parallel()
 	c := startClusterWith(t, harness.Options{KwokCIDR: loopbackCIDR(), HoldTerminatingBridges: true, HPASyncPeriod: 5 * time.Second})
 	ctx := testContext(t, 5*time.Minute)
 	procs := testProcesses(t, c)

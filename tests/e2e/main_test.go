@@ -11,11 +11,17 @@ import (
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/crossplane-jitsi/crossplane-jitsi/tests/harness"
 )
+
+// Every suite runs on its own cluster, on free loopback ports and its own loopback pod range,
+// and mostly waits on the controllers' windows and the nodes' boot: the suites run side by
+// side (t.Parallel, `make test-e2e` passes -parallel). The one exception is
+// TestCrossplaneNodeDriver: function-patch-and-transform has no flag for its metrics server,
+// which takes :8080 on every interface, where the emulated bridges serve; it runs alone,
+// before the others.
 
 // tools are the pinned binaries; TestMain builds whichever are missing.
 var tools *harness.Tools
@@ -69,11 +75,7 @@ func testContext(t *testing.T, timeout time.Duration) context.Context {
 }
 
 // nodeCapacity is a roomy fake node: JVBs are limited by anti-affinity, not by resources.
-var nodeCapacity = corev1.ResourceList{
-	corev1.ResourceCPU:    resource.MustParse("8"),
-	corev1.ResourceMemory: resource.MustParse("32Gi"),
-	corev1.ResourcePods:   resource.MustParse("110"),
-}
+var nodeCapacity = harness.NodeCapacity
 
 func addNode(t *testing.T, c *harness.Cluster, name string, labels map[string]string) {
 	t.Helper()

@@ -44,6 +44,7 @@ const groupLabel = "nodescaler.jit.si/node-group"
 // TestNodeScalerContract drives jitsi-nodescaler with cluster-autoscaler 1.33's own
 // externalgrpc client, over mTLS, with the kwok driver against a real control plane.
 func TestNodeScalerContract(t *testing.T) {
+	t.Parallel()
 	c := startCluster(t)
 	ctx := testContext(t, 5*time.Minute)
 	procs := testProcesses(t, c)

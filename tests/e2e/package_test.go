@@ -24,6 +24,7 @@ import (
 // claims validate offline against the pushed Configuration, and the Function package's
 // runtime image renders the sample.
 func TestPackages(t *testing.T) {
+	t.Parallel()
 	s := startCrossplaneSuite(t)
 	ctx := testContext(t, 10*time.Minute)
 	out := s.pushPackages(t, ctx)

@@ -28,6 +28,7 @@ import (
 // the bridges' ServiceAccount. Each bridge must find its own node's ExternalIP, with nothing
 // more than get on nodes.
 func TestBridgesAdvertiseTheirOwnNode(t *testing.T) {
+	t.Parallel()
 	c := startCluster(t)
 	ctx := testContext(t, 5*time.Minute)
 	procs := testProcesses(t, c)

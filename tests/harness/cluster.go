@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -18,6 +19,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -352,6 +354,19 @@ func FreePort() (int, error) {
 		return 0, err
 	}
 	return p[0], nil
+}
+
+// LoopbackPodCIDR is a pod range (Options.KwokCIDR) on a random /16 of 127.0.0.0/8, all of
+// which reaches lo on Linux: each pod gets an address this process can serve its emulated
+// bridge on, and clusters running side by side on one machine rarely share a range.
+func LoopbackPodCIDR() string { return fmt.Sprintf("127.%d.0.1/16", 64+rand.IntN(190)) }
+
+// NodeCapacity is a roomy fake node: videobridges are limited by their anti-affinity, not by
+// resources.
+var NodeCapacity = corev1.ResourceList{
+	corev1.ResourceCPU:    resource.MustParse("8"),
+	corev1.ResourceMemory: resource.MustParse("32Gi"),
+	corev1.ResourcePods:   resource.MustParse("110"),
 }
 
 // KwokNode is a Node that kwok runs: it turns Ready within a second.

@@ -94,7 +94,7 @@ func (x *Crossplane) start(ctx context.Context, tools *Tools, c *Cluster, procs 
 	// cluster, the init container just restarts.) Apply them first and wait.
 	start := time.Now()
 	crdsDir := tools.Path("crossplane-crds")
-	crds, err := readYAMLDir(crdsDir)
+	crds, err := ReadYAMLDir(crdsDir)
 	if err != nil {
 		return fmt.Errorf("cannot read Crossplane's CRDs (hack/tools.sh crossplane-crds): %w", err)
 	}
@@ -289,8 +289,9 @@ func DescribeConditions(u *unstructured.Unstructured) string {
 	return strings.Join(out, "; ")
 }
 
-// readYAMLDir reads every YAML document of the .yaml files in dir, in name order.
-func readYAMLDir(dir string) ([]*unstructured.Unstructured, error) {
+// ReadYAMLDir reads every YAML document of the .yaml files in dir, in name order, as
+// `kubectl apply -f dir/` does.
+func ReadYAMLDir(dir string) ([]*unstructured.Unstructured, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -31,8 +32,8 @@ func FindTools(names ...string) (*Tools, error) {
 	}
 	var missing []string
 	for _, n := range names {
-		if _, err := os.Stat(t.Path(n)); err != nil {
-			missing = append(missing, n)
+		if _, err := os.Stat(t.Path(n)); err != nil && !slices.Contains(missing, toolsScriptName(n)) {
+			missing = append(missing, toolsScriptName(n))
 		}
 	}
 	if len(missing) > 0 {
@@ -43,6 +44,20 @@ func FindTools(names ...string) (*Tools, error) {
 		}
 	}
 	return t, nil
+}
+
+// toolsScriptName is the name hack/tools.sh builds a tool by: one name builds the four
+// Kubernetes binaries.
+func toolsScriptName(tool string) string {
+	switch tool {
+	case "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl":
+		return "kube"
+	case "kwok-stages.yaml":
+		return "kwok"
+	case "function-patch-and-transform-package":
+		return "function-patch-and-transform"
+	}
+	return tool
 }
 
 // Path is the path of a tool, or of a file next to the tools (kwok-stages.yaml).

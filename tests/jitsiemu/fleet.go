@@ -11,6 +11,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
@@ -46,7 +47,10 @@ type FleetOptions struct {
 // Fleet runs one emulated bridge for each videobridge pod that kwok runs, as the container
 // would: it starts once the pod is Running with an IP, reading its configuration as the
 // image does (JVB_OCTO_REGION, JVB_OCTO_RELAY_ID; custom-jvb.conf from the pod's ConfigMap
-// volumes, see fn/jvb.go); it serves the REST API on the pod's IP, port 8080 unless another
+// volumes, see fn/jvb.go), and while one of those ConfigMaps does not exist it waits and tries
+// again every second, as the kubelet keeps the container from starting until it can mount
+// the volume (kwok marks the pod Running regardless; Crossplane may create the ConfigMap
+// after the Deployment); it serves the REST API on the pod's IP, port 8080 unless another
 // process holds that port on this host (see Network); and its process stops
 // (SIGTERM) once the pod's preStop hook has ended (harness.PreStopDoneAnnotation) or the pod
 // is gone. A bridge that exits on its own is not restarted: with stable-11146's s6-overlay v3
@@ -59,9 +63,13 @@ type Fleet struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
+	informer cache.SharedIndexInformer
+	// startMu serialises starting bridges: a pod's update and a retry may come at once.
+	startMu sync.Mutex
+
 	mu      sync.Mutex
 	bridges map[types.UID]*Bridge
-	errs    []error
+	errs    map[types.UID]error // the latest reason each pod's bridge could not start
 }
 
 // StartFleet watches the videobridge pods and returns once it has seen the current ones.
@@ -81,13 +89,13 @@ func StartFleet(ctx context.Context, opts FleetOptions) (*Fleet, error) {
 	if opts.Network == nil {
 		opts.Network = NewNetwork()
 	}
-	f := &Fleet{opts: opts, stop: make(chan struct{}), bridges: map[types.UID]*Bridge{}}
+	f := &Fleet{opts: opts, stop: make(chan struct{}), bridges: map[types.UID]*Bridge{}, errs: map[types.UID]error{}}
 	f.ctx, f.cancel = context.WithCancel(context.Background())
 	f.factory = informers.NewSharedInformerFactoryWithOptions(opts.Client, 0,
 		informers.WithNamespace(opts.Namespace),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = BridgeSelector }))
-	informer := f.factory.Core().V1().Pods().Informer()
-	if _, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+	f.informer = f.factory.Core().V1().Pods().Informer()
+	if _, err := f.informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { f.observe(f.ctx, obj) },
 		UpdateFunc: func(_, obj any) { f.observe(f.ctx, obj) },
 		DeleteFunc: func(obj any) {
@@ -96,6 +104,9 @@ func StartFleet(ctx context.Context, opts FleetOptions) (*Fleet, error) {
 			}
 			if pod, ok := obj.(*corev1.Pod); ok {
 				f.stopBridge(pod, "the pod was deleted")
+				f.mu.Lock()
+				delete(f.errs, pod.UID)
+				f.mu.Unlock()
 			}
 		},
 	}); err != nil {
@@ -121,6 +132,8 @@ func (f *Fleet) observe(ctx context.Context, obj any) {
 		f.stopBridge(pod, "SIGTERM after the preStop hook")
 		return
 	}
+	f.startMu.Lock()
+	defer f.startMu.Unlock()
 	f.mu.Lock()
 	_, known := f.bridges[pod.UID]
 	f.mu.Unlock()
@@ -130,14 +143,37 @@ func (f *Fleet) observe(ctx context.Context, obj any) {
 	b, err := f.startBridge(ctx, pod)
 	if err != nil {
 		f.mu.Lock()
-		f.errs = append(f.errs, err)
+		previous := f.errs[pod.UID]
+		f.errs[pod.UID] = err
 		f.mu.Unlock()
-		f.opts.Logf("fleet: %v", err)
+		if previous == nil || previous.Error() != err.Error() {
+			f.opts.Logf("fleet: %v", err)
+		}
+		if apierrors.IsNotFound(err) {
+			// A ConfigMap the pod mounts does not exist (yet): the kubelet keeps the
+			// container waiting and retries the mount; kwok says Running regardless.
+			time.AfterFunc(time.Second, func() { f.retry(pod) })
+		}
 		return
 	}
 	f.mu.Lock()
 	f.bridges[pod.UID] = b
+	delete(f.errs, pod.UID)
 	f.mu.Unlock()
+}
+
+// retry observes the pod again, as it is now, unless it is gone or the fleet closed.
+func (f *Fleet) retry(pod *corev1.Pod) {
+	if f.ctx.Err() != nil {
+		return
+	}
+	obj, exists, err := f.informer.GetStore().GetByKey(pod.Namespace + "/" + pod.Name)
+	if err != nil || !exists {
+		return
+	}
+	if now, ok := obj.(*corev1.Pod); ok && now.UID == pod.UID {
+		f.observe(f.ctx, now)
+	}
 }
 
 func (f *Fleet) startBridge(ctx context.Context, pod *corev1.Pod) (*Bridge, error) {
@@ -276,11 +312,17 @@ func (f *Fleet) Totals() FleetTotals {
 // Network is the network the fleet's bridges listen on.
 func (f *Fleet) Network() *Network { return f.opts.Network }
 
-// Errors lists the bridges that could not start.
+// Errors lists why bridges could not start: the latest reason for each pod whose bridge has
+// not started (one whose ConfigMap appears later starts then).
 func (f *Fleet) Errors() []error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]error(nil), f.errs...)
+	out := make([]error, 0, len(f.errs))
+	for _, err := range f.errs {
+		out = append(out, err)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Error() < out[j].Error() })
+	return out
 }
 
 // WaitForBridges waits until n bridges run.

@@ -138,6 +138,28 @@ func TestFleetReportsBridgesThatCannotStart(t *testing.T) {
 	assert.EqualError(t, err, "FleetOptions.Brewery: must be set")
 }
 
+// TestFleetStartsABridgeOnceItsConfigMapExists: Crossplane may create the JVB ConfigMap after
+// the Deployment, and kwok runs the pod at once; the bridge starts when the ConfigMap appears,
+// as the container would once the kubelet can mount it.
+func TestFleetStartsABridgeOnceItsConfigMapExists(t *testing.T) {
+	ctx := context.Background()
+	client := fake.NewClientset(bridgePod("jvb-early", "127.0.0.1", "late-config"))
+	fleet, err := StartFleet(ctx, FleetOptions{Client: client, Brewery: NewBrewery(), Logf: t.Logf,
+		Addr: func(*corev1.Pod) string { return "127.0.0.1:0" }})
+	require.NoError(t, err)
+	t.Cleanup(fleet.Close)
+	poll(t, "the missing ConfigMap reported", func() bool { return len(fleet.Errors()) == 1 })
+	assert.ErrorContains(t, fleet.Errors()[0], "bridge university/jvb-early cannot start: ConfigMap late-config of volume custom-config")
+	assert.Empty(t, fleet.Bridges())
+
+	_, err = client.CoreV1().ConfigMaps("university").Create(ctx,
+		jvbConfigMap("late-config", "videobridge.shutdown.graceful-shutdown-max-duration = 2 hours\n"), metav1.CreateOptions{})
+	require.NoError(t, err)
+	poll(t, "the bridge starts", func() bool { return len(fleet.Bridges()) == 1 })
+	assert.Equal(t, 2*time.Hour, fleet.Bridges()[0].Config().GracefulShutdownMaxDuration, "read from the ConfigMap that came late")
+	assert.Empty(t, fleet.Errors(), "the bridge started: nothing is wrong any more")
+}
+
 func TestParseJVBConfig(t *testing.T) {
 	cfg := BridgeConfig{ShuttingDownDelay: time.Second}
 	require.NoError(t, applyJVBConfig(&cfg, `# rendered by function-jitsi
