@@ -85,7 +85,6 @@ func BenchmarkLectureDay(b *testing.B) {
 			Policies:  policies,
 			Factor:    factor,
 			EndMinute: int(endMinute),
-			MaxNodes:  runner.MaxBridges(peak),
 			Root:      filepath.Join(tools.Root, ".cache", "e2e"),
 			Keep:      os.Getenv("KEEP") == "1",
 			Logf:      b.Logf,

@@ -54,12 +54,6 @@ const (
 	PolicyDeletionCost = "default+deletion-cost"
 )
 
-// MaxBridges is the autoscaled policies' maxReplicas, and the JVB node group's maxSize, for
-// a day whose busiest minute needs peak bridges (the oracle's count): half as much again,
-// so that no policy is capped by it. The claim's default maxReplicas, 10, could not carry
-// the university day's 10:00 peak of 34 bridges.
-func MaxBridges(peak int) int { return int(math.Ceil(float64(peak) * 1.5)) }
-
 // Policies are the policies every run compares, for a day that peaks at peak bridges:
 //
 //   - static-peak: the peak's bridges all day, today's practice (the static strategy);
@@ -70,22 +64,22 @@ func MaxBridges(peak int) int { return int(math.Ceil(float64(peak) * 1.5)) }
 //   - default: this project's defaults (the sample claim, autoscaled);
 //   - default+deletion-cost: the same with jvb-deletion-cost, when withDeletionCost.
 //
-// The autoscaled policies share maxReplicas = MaxBridges(peak).
+// The autoscaled policies keep the claim's default maxReplicas, so that none is capped by a
+// bound the others do not have.
 func Policies(peak int, withDeletionCost bool) []Policy {
-	maxReplicas := int64(MaxBridges(peak))
 	out := []Policy{
 		{Name: PolicyStaticPeak, Strategy: map[string]any{"type": "static", "replicas": int64(peak)}},
 		{
 			Name:               PolicyOperator2021,
-			Strategy:           map[string]any{"type": "autoscaled", "minReplicas": int64(1), "maxReplicas": maxReplicas},
+			Strategy:           map[string]any{"type": "autoscaled", "minReplicas": int64(1)},
 			Autoscaling:        map[string]any{"targetStressLevel": 0.01},
 			KubernetesBehavior: true,
 			NoPreStop:          true,
 		},
-		{Name: PolicyDefault, Strategy: map[string]any{"type": "autoscaled", "maxReplicas": maxReplicas}},
+		{Name: PolicyDefault, Strategy: map[string]any{"type": "autoscaled"}},
 	}
 	if withDeletionCost {
-		out = append(out, Policy{Name: PolicyDeletionCost, Strategy: map[string]any{"type": "autoscaled", "maxReplicas": maxReplicas}, DeletionCost: true})
+		out = append(out, Policy{Name: PolicyDeletionCost, Strategy: map[string]any{"type": "autoscaled"}, DeletionCost: true})
 	}
 	return out
 }

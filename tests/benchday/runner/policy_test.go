@@ -120,6 +120,14 @@ func TestPolicies(t *testing.T) {
 	assert.False(t, ps[0].Autoscaled())
 	assert.Equal(t, 1, ps[1].initialBridges())
 	assert.Equal(t, 1, ps[2].initialBridges(), "the claim's default minReplicas")
-	assert.Equal(t, int64(51), ps[2].Strategy["maxReplicas"])
+	assert.NotContains(t, ps[2].Strategy, "maxReplicas", "the claim's default")
 	assert.Len(t, Policies(34, false), 3)
+}
+
+func TestMaxBridges(t *testing.T) {
+	objs := goldenRender(t)
+	n, err := maxBridges(objs)
+	require.NoError(t, err)
+	hpa := typed[autoscalingv2.HorizontalPodAutoscaler](t, objs, "HorizontalPodAutoscaler", "jvb")
+	assert.Equal(t, int(hpa.Spec.MaxReplicas), n, "an autoscaled claim wants up to maxReplicas")
 }

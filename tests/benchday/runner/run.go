@@ -43,9 +43,6 @@ type Options struct {
 	// EndMinute is the trace minute the play stops at (benchday.DayMinutes when 0): a short
 	// test plays the first hour of a day.
 	EndMinute int
-	// MaxNodes is the JVB node group's maxSize; the autoscaled policies' maxReplicas must
-	// fit in it.
-	MaxNodes int
 	// Root holds the clusters' directories.
 	Root string
 	// Keep leaves the clusters' directories (their logs) after a successful run.
@@ -169,13 +166,11 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		return nil, errors.New("Options.Tools: must be set")
 	case len(opts.Policies) == 0:
 		return nil, errors.New("Options.Policies: must name at least one policy")
-	case opts.MaxNodes < 1:
-		return nil, fmt.Errorf("Options.MaxNodes: must be at least 1, not %d", opts.MaxNodes)
 	case opts.EndMinute < 1 || opts.EndMinute > benchday.DayMinutes:
 		return nil, fmt.Errorf("Options.EndMinute: must be from 1 to %d, not %d", benchday.DayMinutes, opts.EndMinute)
 	}
 	run := &runConfig{tools: opts.Tools, scale: scale, bootDelay: opts.BootDelay, sampleEvery: opts.SampleEvery,
-		maxNodes: opts.MaxNodes, root: opts.Root, cidrs: loopbackCIDRs(PolicyNames(opts.Policies)), logf: opts.Logf}
+		root: opts.Root, cidrs: loopbackCIDRs(PolicyNames(opts.Policies)), logf: opts.Logf}
 	if err := os.MkdirAll(opts.Root, 0o755); err != nil {
 		return nil, err
 	}
@@ -370,30 +365,39 @@ func render(ctx context.Context, run *runConfig, dir string, policies []Policy) 
 		if err != nil {
 			return nil, fmt.Errorf("policy %s: %w", p.Name, err)
 		}
-		if err := checkFits(composed, run.maxNodes); err != nil {
+		most, err := maxBridges(composed)
+		if err != nil {
 			return nil, fmt.Errorf("policy %s: %w", p.Name, err)
 		}
+		// One node group size for every cluster: the most bridges any policy may want.
+		run.maxNodes = max(run.maxNodes, most)
 		cells = append(cells, &cell{run: run, policy: p, objs: composed, notes: notes})
 	}
 	return cells, nil
 }
 
-// checkFits refuses a policy that could want more bridges than the node group has nodes.
-func checkFits(objs []*unstructured.Unstructured, maxNodes int) error {
+// maxBridges is the most bridges the rendered objects may ask for: the HPA's maxReplicas, or
+// the static replicas.
+func maxBridges(objs []*unstructured.Unstructured) (int, error) {
 	for _, o := range objs {
-		var n int64
-		var found bool
-		switch {
-		case o.GetKind() == "HorizontalPodAutoscaler":
-			n, found, _ = nestedWholeNumber(o.Object, "spec", "maxReplicas")
-		case o.GetKind() == "Deployment" && o.GetLabels()["app.kubernetes.io/component"] == "jvb":
-			n, found, _ = nestedWholeNumber(o.Object, "spec", "replicas")
-		}
-		if found && int(n) > maxNodes {
-			return fmt.Errorf("%s %s wants up to %d bridges, more than the node group's %d nodes", o.GetKind(), o.GetName(), n, maxNodes)
+		if o.GetKind() == "HorizontalPodAutoscaler" {
+			n, found, err := nestedWholeNumber(o.Object, "spec", "maxReplicas")
+			if err != nil || !found {
+				return 0, fmt.Errorf("HorizontalPodAutoscaler %s: spec.maxReplicas: must be a whole number", o.GetName())
+			}
+			return int(n), nil
 		}
 	}
-	return nil
+	for _, o := range objs {
+		if o.GetKind() == "Deployment" && o.GetLabels()["app.kubernetes.io/component"] == "jvb" {
+			n, found, err := nestedWholeNumber(o.Object, "spec", "replicas")
+			if err != nil || !found {
+				return 0, fmt.Errorf("Deployment %s: spec.replicas: must be a whole number without an HPA", o.GetName())
+			}
+			return int(n), nil
+		}
+	}
+	return 0, errors.New("no videobridge Deployment in the render")
 }
 
 // cpuMeter measures the CPU of the day.
