@@ -13,6 +13,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"sync"
@@ -428,7 +429,7 @@ func startCPU(cells []*cell) *cpuMeter {
 func (m *cpuMeter) finish(cells []*cell, results []Result, r *Report) {
 	busy, total, err := machineCPU()
 	if err == nil && total > m.total {
-		r.Cores = cores()
+		r.Cores = runtime.NumCPU()
 		r.MachineBusy = (busy - m.busy) / (total - m.total) * float64(r.Cores)
 	}
 	self, children := selfCPUSeconds()
@@ -441,33 +442,6 @@ func (m *cpuMeter) finish(cells []*cell, results []Result, r *Report) {
 			}
 		}
 	}
-}
-
-// cores counts the machine's CPUs from /proc/stat.
-func cores() int {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0
-	}
-	n := 0
-	for _, line := range splitLines(string(b)) {
-		if len(line) > 3 && line[:3] == "cpu" && line[3] >= '0' && line[3] <= '9' {
-			n++
-		}
-	}
-	return n
-}
-
-func splitLines(s string) []string {
-	var out []string
-	start := 0
-	for i := range len(s) {
-		if s[i] == '\n' {
-			out = append(out, s[start:i])
-			start = i + 1
-		}
-	}
-	return append(out, s[start:])
 }
 
 // pids maps the names of the cell's processes, the control plane's and the others, to
