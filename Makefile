@@ -93,6 +93,16 @@ down: ## Stop every process of the playground and remove .cache/up.
 bench: ## Run the benchmarks of the function and the node scaler.
 	go test -run '^$$' -bench . -benchmem ./fn/ ./nodescaler/server/
 
+# The lecture day: a trace played on one fresh local cluster per policy, side by side, time
+# compressed 60 times (docs/bench-day.md). TRACE is a CSV path from the repository root.
+TRACE ?= tests/benchday/testdata/university-day.csv
+
+.PHONY: bench-day
+bench-day: ## Play a lecture day (TRACE=path.csv) per autoscaling policy: _output/bench-day/<trace>/ (~27 min).
+	hack/tools.sh crossplane crossplane-core etcd kwok kube
+	cd tests && { BENCH_DAY=1 TRACE=$(abspath $(TRACE)) $(TESTS_ENV) go test -v -run '^$$' -bench LectureDay \
+	  -benchtime 1x -timeout 60m ./benchday/; rc=$$?; ../hack/e2e-cleanup.sh; exit $$rc; }
+
 .PHONY: clean
 clean: ## Remove build output (keeps the tool cache).
 	rm -rf _output

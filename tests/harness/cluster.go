@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -35,6 +36,11 @@ type Cluster struct {
 	Client     kubernetes.Interface
 	// ReadyIn is how long the cluster took from start to ready.
 	ReadyIn time.Duration
+	// ControllerManagerURL and SchedulerURL are the components' secure ports
+	// (https://127.0.0.1:<port>); MetricsText reads their /metrics.
+	ControllerManagerURL, SchedulerURL string
+	// adminTLS authenticates as the cluster admin, to the components too.
+	adminTLS *tls.Config
 
 	*Processes
 	tools *Tools
@@ -46,6 +52,9 @@ type Options struct {
 	KwokCIDR string
 	// HPASyncPeriod is the HPA controller's period.
 	HPASyncPeriod time.Duration
+	// ControllerManagerFlags are added to kube-controller-manager's flags, such as the HPA
+	// controller's --horizontal-pod-autoscaler-downscale-stabilization.
+	ControllerManagerFlags []string
 	// HoldTerminatingBridges keeps a terminating videobridge pod until PreStopDoneAnnotation
 	// says its preStop hook ended, instead of kwok deleting it at once; every other pod
 	// still goes at once. Something must play the kubelet and set the annotation.
@@ -148,26 +157,34 @@ func Start(ctx context.Context, tools *Tools, root string, opts Options) (c *Clu
 	if err != nil {
 		return c, err
 	}
+	c.adminTLS = adminTLS
 	if err := c.waitHTTP(ctx, "kube-apiserver", server+"/readyz", adminTLS, 120*time.Second); err != nil {
 		return c, err
 	}
 
-	if err := c.Start("kube-controller-manager", tools.Path("kube-controller-manager"),
-		"--kubeconfig="+kcmConfig, "--authentication-kubeconfig="+kcmConfig, "--authorization-kubeconfig="+kcmConfig,
+	// --client-ca-file on both: the admin's client certificate then reads their /metrics.
+	kcmArgs := append([]string{
+		"--kubeconfig=" + kcmConfig, "--authentication-kubeconfig=" + kcmConfig, "--authorization-kubeconfig=" + kcmConfig,
+		"--client-ca-file=" + P("ca.crt"),
 		"--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", kcmPort), "--leader-elect=false",
-		"--root-ca-file="+P("ca.crt"), "--service-account-private-key-file="+P("sa.key"),
+		"--root-ca-file=" + P("ca.crt"), "--service-account-private-key-file=" + P("sa.key"),
 		"--use-service-account-credentials=true",
-		"--cluster-signing-cert-file="+P("ca.crt"), "--cluster-signing-key-file="+P("ca.key"),
-		"--controllers=*", "--horizontal-pod-autoscaler-sync-period="+opts.HPASyncPeriod.String(),
+		"--cluster-signing-cert-file=" + P("ca.crt"), "--cluster-signing-key-file=" + P("ca.key"),
+		"--controllers=*", "--horizontal-pod-autoscaler-sync-period=" + opts.HPASyncPeriod.String(),
 		// Otherwise it creates its flex-volume plugin directory on the host.
-		"--flex-volume-plugin-dir="+filepath.Join(dir, "flexvolume")); err != nil {
+		"--flex-volume-plugin-dir=" + filepath.Join(dir, "flexvolume"),
+	}, opts.ControllerManagerFlags...)
+	if err := c.Start("kube-controller-manager", tools.Path("kube-controller-manager"), kcmArgs...); err != nil {
 		return c, err
 	}
 	if err := c.Start("kube-scheduler", tools.Path("kube-scheduler"),
 		"--kubeconfig="+schedConfig, "--authentication-kubeconfig="+schedConfig, "--authorization-kubeconfig="+schedConfig,
+		"--client-ca-file="+P("ca.crt"),
 		"--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", schedPort), "--leader-elect=false"); err != nil {
 		return c, err
 	}
+	c.ControllerManagerURL = fmt.Sprintf("https://127.0.0.1:%d", kcmPort)
+	c.SchedulerURL = fmt.Sprintf("https://127.0.0.1:%d", schedPort)
 	stages := tools.Path("kwok-stages.yaml")
 	if opts.HoldTerminatingBridges {
 		if stages, err = writeHoldingStages(stages, dir); err != nil {
@@ -223,6 +240,32 @@ func Start(ctx context.Context, tools *Tools, root string, opts Options) (c *Clu
 	c.ReadyIn = time.Since(start)
 	c.logf("cluster ready in %s (%s)", c.ReadyIn.Round(10*time.Millisecond), dir)
 	return c, nil
+}
+
+// MetricsText reads the Prometheus text of a component's /metrics (base is
+// ControllerManagerURL or SchedulerURL) as the cluster admin.
+func (c *Cluster) MetricsText(ctx context.Context, base string) (string, error) {
+	tlsConfig := c.adminTLS.Clone()
+	// The components serve self-signed certificates.
+	tlsConfig.InsecureSkipVerify = true //nolint:gosec // loopback, self-signed serving certificates
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsConfig}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
+	if err != nil {
+		return "", err
+	}
+	rsp, err := client.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("cannot read %s/metrics: %w", base, err)
+	}
+	defer rsp.Body.Close()
+	body, err := io.ReadAll(rsp.Body)
+	if err != nil {
+		return "", fmt.Errorf("cannot read %s/metrics: %w", base, err)
+	}
+	if rsp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("%s/metrics answered %s: %s", base, rsp.Status, body)
+	}
+	return string(body), nil
 }
 
 // waitHTTP waits until url answers 200, and fails at once if one of the processes exited.

@@ -155,6 +155,19 @@ func (ps *Processes) Running() []int {
 	return pids
 }
 
+// PIDs maps the names of the processes still running to their PIDs.
+func (ps *Processes) PIDs() map[string]int {
+	out := map[string]int{}
+	for _, p := range ps.processes() {
+		select {
+		case <-p.done:
+		default:
+			out[p.name] = p.cmd.Process.Pid
+		}
+	}
+	return out
+}
+
 // IsRunning reports whether a process called name was started and has not exited.
 func (ps *Processes) IsRunning(name string) bool {
 	for _, p := range ps.processes() {

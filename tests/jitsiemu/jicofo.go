@@ -105,6 +105,19 @@ type Jicofo struct {
 	bridges     map[*Bridge]*bridgeView
 	conferences map[string]*jicofoConference
 	counters    JicofoCounters
+	cuts        []Cut
+}
+
+// Cut is one conference losing a bridge it still had participants on: what
+// JicofoCounters.ConferencesCut counts, with the details a report needs.
+type Cut struct {
+	// At is when jicofo learned of it, on its clock.
+	At time.Time
+	// Conference lost Bridge (a pod name) with Participants on it.
+	Conference, Bridge string
+	Participants       int
+	// Why: the bridge "is shutting down" or "was removed".
+	Why string
 }
 
 // bridgeView is what jicofo knows of a bridge (Bridge.kt).
@@ -239,6 +252,13 @@ func (j *Jicofo) EndConference(conference string) (int, error) {
 	return n, nil
 }
 
+// Cuts lists the conferences cut so far, oldest first.
+func (j *Jicofo) Cuts() []Cut {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return append([]Cut(nil), j.cuts...)
+}
+
 // Counters returns the counters.
 func (j *Jicofo) Counters() JicofoCounters {
 	j.mu.Lock()
@@ -355,6 +375,7 @@ func (j *Jicofo) removeBridgeLocked(v *bridgeView, why string) {
 		sort.Slice(moved, func(a, b int) bool { return moved[a].id < moved[b].id })
 		j.counters.ConferencesCut++
 		j.counters.ParticipantsCut += len(moved)
+		j.cuts = append(j.cuts, Cut{At: j.cfg.Clock.Now(), Conference: c.id, Bridge: v.bridge.Name(), Participants: len(moved), Why: why})
 		s := moved[0].session
 		j.dropSessionLocked(c, s)
 		for _, p := range moved {

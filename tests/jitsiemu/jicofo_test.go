@@ -203,6 +203,11 @@ func TestJicofoMovesParticipantsOffAShuttingDownBridge(t *testing.T) {
 	assert.Equal(t, 12, c.ParticipantsCut)
 	assert.Equal(t, 12, c.ParticipantsMoved)
 	assert.Zero(t, c.ParticipantsDropped)
+	require.Len(t, w.jicofo.Cuts(), 1)
+	cut := w.jicofo.Cuts()[0]
+	assert.WithinDuration(t, w.clock.Now(), cut.At, DefaultPresenceInterval, "when the presence told jicofo")
+	cut.At = time.Time{}
+	assert.Equal(t, Cut{Conference: "lecture", Bridge: "jvb-a", Participants: 12, Why: "is shutting down"}, cut)
 	assert.Zero(t, w.bridges["jvb-a"].Stats().LocalEndpoints, "jicofo expired them there")
 
 	w.clock.Advance(DefaultShuttingDownDelay)
@@ -226,6 +231,11 @@ func TestJicofoCountsAVanishedBridge(t *testing.T) {
 	assert.Equal(t, 7, c.ParticipantsMoved)
 	assert.Equal(t, 7, c.ParticipantsDropped)
 	assert.Equal(t, JicofoSnapshot{ParticipantsByBridge: map[string]int{}}, w.jicofo.Snapshot())
+	now := w.clock.Now()
+	assert.Equal(t, []Cut{
+		{At: now, Conference: "lecture", Bridge: "jvb-a", Participants: 7, Why: "was removed"},
+		{At: now, Conference: "lecture", Bridge: "jvb-b", Participants: 7, Why: "was removed"},
+	}, w.jicofo.Cuts(), "each cut, with its conference and bridge")
 
 	_, err := w.jicofo.Join("lecture", "")
 	assert.ErrorIs(t, err, ErrNoBridge)

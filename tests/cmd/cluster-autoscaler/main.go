@@ -12,7 +12,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -37,8 +39,13 @@ import (
 	"k8s.io/autoscaler/cluster-autoscaler/simulator/scheduling"
 	kubeutil "k8s.io/autoscaler/cluster-autoscaler/utils/kubernetes"
 	"k8s.io/client-go/informers"
+	"k8s.io/component-base/metrics/legacyregistry"
 	"k8s.io/klog/v2"
 )
+
+// metricsAddress serves cluster-autoscaler's Prometheus metrics (the released binary's
+// --address, which defaults to every interface): off unless set, and meant for loopback.
+var metricsAddress = flag.String("metrics-address", "", "Where to serve /metrics, such as 127.0.0.1:8085; empty: nowhere.")
 
 func main() {
 	klog.InitFlags(nil)
@@ -90,6 +97,17 @@ func main() {
 
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer cancel()
+	if *metricsAddress != "" {
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", legacyregistry.Handler())
+		server := &http.Server{Addr: *metricsAddress, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go func() {
+			if err := server.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				klog.Errorf("Cannot serve metrics on %s: %v", *metricsAddress, err)
+			}
+		}()
+		defer server.Close()
+	}
 	health := metrics.NewHealthCheck(opts.MaxInactivityTime, opts.MaxFailingTime)
 	klog.Infof("Cluster-autoscaler core loop running every %s", opts.ScanInterval)
 	for {

@@ -1,0 +1,516 @@
+// Package runner plays a lecture-day trace (tests/benchday) on real control planes: one
+// fresh cluster per autoscaling policy, with the real kube-scheduler, HPA controller,
+// cluster-autoscaler 1.33's core loop and jitsi-nodescaler's kwok driver (whose nodes boot
+// like VMs), and emulated videobridges, jicofo, kubelet preStop and metrics adapter
+// (tests/jitsiemu) that carry the participants. Time is compressed by one factor applied to
+// every duration of the model; the policies play side by side.
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+
+	"github.com/crossplane-jitsi/crossplane-jitsi/tests/benchday"
+	"github.com/crossplane-jitsi/crossplane-jitsi/tests/harness"
+	"github.com/crossplane-jitsi/crossplane-jitsi/tests/jitsiemu"
+)
+
+// Options describe a run.
+type Options struct {
+	// Tools are the pinned binaries (harness.FindTools).
+	Tools *harness.Tools
+	// Trace is the day to play.
+	Trace benchday.Trace
+	// Policies play side by side, each on its own cluster.
+	Policies []Policy
+	// Factor is the time compression (DefaultFactor when 0).
+	Factor float64
+	// BootDelay is the JVB nodes' boot, in trace time (DefaultBootDelay when 0).
+	BootDelay time.Duration
+	// SampleEvery is the timeline's resolution, in trace time (DefaultSampleEvery when 0).
+	SampleEvery time.Duration
+	// EndMinute is the trace minute the play stops at (benchday.DayMinutes when 0): a short
+	// test plays the first hour of a day.
+	EndMinute int
+	// Root holds the clusters' directories.
+	Root string
+	// Keep leaves the clusters' directories (their logs) after a successful run.
+	Keep bool
+	// Logf reports progress.
+	Logf func(format string, args ...any)
+}
+
+// Result is one policy's day.
+type Result struct {
+	Timeline benchday.Timeline
+	// Notes say what could not be compressed exactly.
+	Notes []string
+	// Jicofo and Fleet are the emulators' counters at the end: the cuts seen from jicofo and
+	// from the bridges.
+	Jicofo jitsiemu.JicofoCounters
+	Fleet  jitsiemu.FleetTotals
+	// Drains counts the preStop hooks run; DrainsTimedOut those the grace period cut;
+	// LongestDrain is the longest, in trace time; DrainLog lists them.
+	Drains, DrainsTimedOut int
+	LongestDrain           time.Duration
+	DrainLog               []Drain
+	Play                   playStats
+	// BindLags are, for each JVB node that appeared during the day, the time from its
+	// registration to a waiting bridge bound to it, in trace time, sorted: the real
+	// scheduler's (and informers') latency, magnified by the compression.
+	BindLags    []time.Duration
+	Controllers ControllerStats
+	// CPUSeconds is the CPU each of the cell's processes used during the day, by name.
+	CPUSeconds map[string]float64
+	// LogDir holds the cluster's logs while it is kept.
+	LogDir string
+	// BridgesOffPort counts the bridges that served elsewhere than their pod's port 8080,
+	// because another process on this host held *:8080: jvb-deletion-cost could not read them.
+	BridgesOffPort int
+}
+
+// Drain is one bridge's preStop hook, in trace time.
+type Drain struct {
+	Pod string `json:"pod"`
+	// StartMinute is when the hook started; Minutes how long it ran (until the end of the
+	// play if it had not ended).
+	StartMinute float64 `json:"start_minute"`
+	Minutes     float64 `json:"minutes"`
+	Ended       bool    `json:"ended"`
+	TimedOut    bool    `json:"timed_out"`
+}
+
+// ControllerStats tell whether the controllers kept up with the compressed time.
+type ControllerStats struct {
+	// AutoscalerLoops and AutoscalerLoopSeconds: cluster-autoscaler's main loops during the
+	// day and their mean duration (wall clock); AutoscalerScanInterval the flag. A loop
+	// starts a scan interval after the previous one ended.
+	AutoscalerLoops        float64
+	AutoscalerLoopSeconds  float64
+	AutoscalerScanInterval time.Duration
+	// HPASyncs and HPASyncSeconds: the HPA controller's reconciliations and their mean
+	// duration (wall clock); HPAQueueSeconds the mean wait in its work queue;
+	// HPASyncPeriod the flag.
+	HPASyncs        float64
+	HPASyncSeconds  float64
+	HPAQueueSeconds float64
+	HPASyncPeriod   time.Duration
+	// AdapterScrapes and AdapterScrapeFailures count the metrics adapter's pod scrapes.
+	AdapterScrapes, AdapterScrapeFailures int
+}
+
+// Report is a whole run.
+type Report struct {
+	Results []Result
+	Factor  float64
+	// Wall is how long the day played; Setup how long the clusters took to be ready.
+	Wall, Setup time.Duration
+	// MachineBusy is the machine's mean CPU use during the day, in cores; Cores its count.
+	MachineBusy float64
+	Cores       int
+	// TestProcessCPU is this process's CPU during the day (emulators, players, samplers),
+	// HookCPU that of the preStop hooks it ran.
+	TestProcessCPU, HookCPU float64
+}
+
+// runConfig is what every cell shares.
+type runConfig struct {
+	tools       *harness.Tools
+	scale       TimeScale
+	bootDelay   time.Duration
+	sampleEvery time.Duration
+	maxNodes    int
+	root        string
+	cidrs       map[string]string
+	logf        func(format string, args ...any)
+}
+
+func (r *runConfig) progressf(policy string) func(format string, args ...any) {
+	return func(format string, args ...any) { r.logf("[%s] %s", policy, fmt.Sprintf(format, args...)) }
+}
+
+// Run plays the trace once per policy, side by side, and returns each policy's day.
+func Run(ctx context.Context, opts Options) (*Report, error) {
+	if opts.Factor == 0 {
+		opts.Factor = DefaultFactor
+	}
+	if opts.BootDelay == 0 {
+		opts.BootDelay = DefaultBootDelay
+	}
+	if opts.SampleEvery == 0 {
+		opts.SampleEvery = DefaultSampleEvery
+	}
+	if opts.EndMinute == 0 {
+		opts.EndMinute = benchday.DayMinutes
+	}
+	if opts.Logf == nil {
+		opts.Logf = func(string, ...any) {}
+	}
+	scale := TimeScale{Factor: opts.Factor}
+	if err := scale.Validate(); err != nil {
+		return nil, err
+	}
+	switch {
+	case opts.Tools == nil:
+		return nil, errors.New("Options.Tools: must be set")
+	case len(opts.Policies) == 0:
+		return nil, errors.New("Options.Policies: must name at least one policy")
+	case opts.EndMinute < 1 || opts.EndMinute > benchday.DayMinutes:
+		return nil, fmt.Errorf("Options.EndMinute: must be from 1 to %d, not %d", benchday.DayMinutes, opts.EndMinute)
+	}
+	run := &runConfig{tools: opts.Tools, scale: scale, bootDelay: opts.BootDelay, sampleEvery: opts.SampleEvery,
+		root: opts.Root, cidrs: loopbackCIDRs(PolicyNames(opts.Policies)), logf: opts.Logf}
+	if err := os.MkdirAll(opts.Root, 0o755); err != nil {
+		return nil, err
+	}
+	work, err := os.MkdirTemp(opts.Root, "bench-day-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(work)
+
+	setupStart := time.Now()
+	bins, err := buildBinaries(opts.Tools, work, opts.Policies)
+	if err != nil {
+		return nil, err
+	}
+	cells, err := render(ctx, run, work, opts.Policies)
+	if err != nil {
+		return nil, err
+	}
+	failed := false
+	defer func() {
+		for _, c := range cells {
+			keep := opts.Keep || failed
+			if keep && c.cluster != nil {
+				opts.Logf("[%s] logs kept in %s", c.policy.Name, c.logDir())
+			}
+			c.teardown(keep)
+		}
+	}()
+	if err := forEach(cells, func(c *cell) error { return c.setup(ctx, bins) }); err != nil {
+		failed = true
+		return nil, err
+	}
+	setup := time.Since(setupStart)
+
+	// Every policy starts its day at the same instant, so that they share the machine alike.
+	t0 := time.Now().Add(time.Second)
+	end := float64(opts.EndMinute)
+	opts.Logf("all %d clusters ready after %s; the day starts (factor %v: a trace minute every %s, %s for minutes 0 to %d)",
+		len(cells), setup.Round(time.Second), scale.Factor, scale.Wall(time.Minute), scale.Wall(time.Duration(opts.EndMinute)*time.Minute), opts.EndMinute)
+	cpu := startCPU(cells)
+	before := make([]controllerCounters, len(cells))
+	for i, c := range cells {
+		before[i] = c.controllerCounters(ctx)
+		c.binds() // the setup's nodes are not the day's
+	}
+	results := make([]Result, len(cells))
+	err = forEach(cells, func(c *cell) error {
+		i := slices.Index(cells, c)
+		tl, stats, err := c.play(ctx, t0, opts.Trace.Conferences, end)
+		if err != nil {
+			return fmt.Errorf("policy %s: %w", c.policy.Name, err)
+		}
+		results[i] = Result{Timeline: tl, Notes: c.notes, Play: stats}
+		return nil
+	})
+	report := &Report{Factor: scale.Factor, Wall: time.Since(t0), Setup: setup}
+	cpu.finish(cells, results, report)
+	for i, c := range cells {
+		results[i].Jicofo = c.jicofo.Counters()
+		results[i].Fleet = c.fleet.Totals()
+		playEnd := t0.Add(scale.Wall(time.Duration(end * float64(time.Minute))))
+		for _, h := range c.kubelet.Runs() {
+			if h.Started.Before(t0) || h.GracePeriod == 0 {
+				continue // before the day, or a pod deleted at once (a pending bridge): no drain
+			}
+			results[i].Drains++
+			if h.TimedOut {
+				results[i].DrainsTimedOut++
+			}
+			ended := h.Ended
+			if ended.IsZero() {
+				ended = playEnd
+			} else {
+				results[i].LongestDrain = max(results[i].LongestDrain, scale.Trace(ended.Sub(h.Started)))
+			}
+			results[i].DrainLog = append(results[i].DrainLog, Drain{Pod: h.Pod, StartMinute: run.minuteAt(t0, h.Started),
+				Minutes: scale.Trace(ended.Sub(h.Started)).Minutes(), Ended: !h.Ended.IsZero(), TimedOut: h.TimedOut})
+		}
+		results[i].Controllers = c.controllerStats(before[i], c.controllerCounters(ctx))
+		results[i].LogDir = c.logDir()
+		results[i].BridgesOffPort = len(c.offPort)
+		for _, lag := range c.binds() {
+			results[i].BindLags = append(results[i].BindLags, scale.Trace(lag))
+		}
+		slices.Sort(results[i].BindLags)
+	}
+	if err != nil {
+		failed = true
+		return nil, err
+	}
+	report.Results = results
+	return report, nil
+}
+
+// loopbackCIDRs gives each policy's kwok a /16 of its own on 127.0.0.0/8 (all of which
+// reaches lo on Linux), so that the emulated bridges of side-by-side clusters never share
+// an address: from a random start, one apart.
+func loopbackCIDRs(names []string) map[string]string {
+	out := map[string]string{}
+	first := 64 + rand.IntN(190-len(names))
+	for i, n := range names {
+		out[n] = fmt.Sprintf("127.%d.0.1/16", first+i)
+	}
+	return out
+}
+
+// forEach runs f on every cell at once and joins their errors.
+func forEach(cells []*cell, f func(*cell) error) error {
+	errs := make([]error, len(cells))
+	var wg sync.WaitGroup
+	for i, c := range cells {
+		wg.Go(func() {
+			if err := f(c); err != nil {
+				errs[i] = fmt.Errorf("policy %s: %w", c.policy.Name, err)
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// buildBinaries builds, once, the root module's commands every cell runs, and
+// cluster-autoscaler's loop.
+func buildBinaries(tools *harness.Tools, dir string, policies []Policy) (binaries, error) {
+	var b binaries
+	var err error
+	if b.nodeScaler, err = tools.Build("nodescaler/cmd/jitsi-nodescaler", dir); err != nil {
+		return b, err
+	}
+	if b.clusterAutoscaler, err = tools.BuildTestProgram("cmd/cluster-autoscaler", dir, "externalgrpc"); err != nil {
+		return b, err
+	}
+	for _, p := range policies {
+		if p.DeletionCost && b.deletionCost == "" {
+			if b.deletionCost, err = tools.Build("deletioncost/cmd/jvb-deletion-cost", dir); err != nil {
+				return b, err
+			}
+		}
+	}
+	return b, nil
+}
+
+// render renders the sample claim with each policy's settings, with the real Crossplane
+// CLI against function-jitsi, and compresses the objects' durations.
+func render(ctx context.Context, run *runConfig, dir string, policies []Policy) ([]*cell, error) {
+	procs, err := harness.NewProcesses(filepath.Join(dir, "render"), nil)
+	if err != nil {
+		return nil, err
+	}
+	defer procs.Stop()
+	renderer, err := harness.StartFunction(ctx, run.tools, procs)
+	if err != nil {
+		return nil, err
+	}
+	xr, err := os.ReadFile(filepath.Join(run.tools.Root, "examples", "xr.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	var cells []*cell
+	for _, p := range policies {
+		objs, err := harness.SplitYAML(xr)
+		if err != nil || len(objs) != 1 {
+			return nil, fmt.Errorf("examples/xr.yaml: want one XR: %v", err)
+		}
+		spec := objs[0].Object["spec"].(map[string]any)
+		spec["jibri"] = map[string]any{"enabled": false}
+		jvb := map[string]any{
+			"strategy":     p.Strategy,
+			"nodeSelector": map[string]any{"jitsi.org/role": "jvb"},
+			"tolerations": []any{map[string]any{
+				"key": "jitsi.org/role", "operator": "Equal", "value": "jvb", "effect": "NoSchedule",
+			}},
+		}
+		if p.Autoscaling != nil {
+			jvb["autoscaling"] = p.Autoscaling
+		}
+		spec["jvb"] = jvb
+		b, err := yaml.Marshal(objs[0].Object)
+		if err != nil {
+			return nil, err
+		}
+		file := filepath.Join(dir, p.Name+".yaml")
+		if err := os.WriteFile(file, b, 0o644); err != nil {
+			return nil, err
+		}
+		r, err := renderer.Render(ctx, file, "--xrd="+run.tools.XRD())
+		if err != nil {
+			return nil, fmt.Errorf("policy %s: %w", p.Name, err)
+		}
+		composed := harness.WithoutOwners(r.Composed)
+		notes, err := ScaleObjects(composed, run.scale, p)
+		if err != nil {
+			return nil, fmt.Errorf("policy %s: %w", p.Name, err)
+		}
+		most, err := maxBridges(composed)
+		if err != nil {
+			return nil, fmt.Errorf("policy %s: %w", p.Name, err)
+		}
+		// One node group size for every cluster: the most bridges any policy may want.
+		run.maxNodes = max(run.maxNodes, most)
+		cells = append(cells, &cell{run: run, policy: p, objs: composed, notes: notes})
+	}
+	return cells, nil
+}
+
+// maxBridges is the most bridges the rendered objects may ask for: the HPA's maxReplicas, or
+// the static replicas.
+func maxBridges(objs []*unstructured.Unstructured) (int, error) {
+	for _, o := range objs {
+		if o.GetKind() == "HorizontalPodAutoscaler" {
+			n, found, err := nestedWholeNumber(o.Object, "spec", "maxReplicas")
+			if err != nil || !found {
+				return 0, fmt.Errorf("HorizontalPodAutoscaler %s: spec.maxReplicas: must be a whole number", o.GetName())
+			}
+			return int(n), nil
+		}
+	}
+	for _, o := range objs {
+		if o.GetKind() == "Deployment" && o.GetLabels()["app.kubernetes.io/component"] == "jvb" {
+			n, found, err := nestedWholeNumber(o.Object, "spec", "replicas")
+			if err != nil || !found {
+				return 0, fmt.Errorf("Deployment %s: spec.replicas: must be a whole number without an HPA", o.GetName())
+			}
+			return int(n), nil
+		}
+	}
+	return 0, errors.New("no videobridge Deployment in the render")
+}
+
+// cpuMeter measures the CPU of the day.
+type cpuMeter struct {
+	start          time.Time
+	busy, total    float64
+	self, children float64
+	processes      []map[string]int
+	processStart   []map[string]float64
+}
+
+func startCPU(cells []*cell) *cpuMeter {
+	m := &cpuMeter{start: time.Now()}
+	m.busy, m.total, _ = machineCPU()
+	m.self, m.children = selfCPUSeconds()
+	for _, c := range cells {
+		pids := c.pids()
+		start := map[string]float64{}
+		for name, pid := range pids {
+			start[name], _ = processCPUSeconds(pid)
+		}
+		m.processes = append(m.processes, pids)
+		m.processStart = append(m.processStart, start)
+	}
+	return m
+}
+
+func (m *cpuMeter) finish(cells []*cell, results []Result, r *Report) {
+	busy, total, err := machineCPU()
+	if err == nil && total > m.total {
+		r.Cores = runtime.NumCPU()
+		r.MachineBusy = (busy - m.busy) / (total - m.total) * float64(r.Cores)
+	}
+	self, children := selfCPUSeconds()
+	r.TestProcessCPU, r.HookCPU = self-m.self, children-m.children
+	for i := range cells {
+		results[i].CPUSeconds = map[string]float64{}
+		for name, pid := range m.processes[i] {
+			if now, err := processCPUSeconds(pid); err == nil {
+				results[i].CPUSeconds[name] = now - m.processStart[i][name]
+			}
+		}
+	}
+}
+
+// pids maps the names of the cell's processes, the control plane's and the others, to
+// their PIDs.
+func (c *cell) pids() map[string]int {
+	out := c.cluster.PIDs()
+	for name, pid := range c.procs.PIDs() {
+		out[name] = pid
+	}
+	return out
+}
+
+// controllerCounters are the cumulative counters the controllers report about their own
+// pace.
+type controllerCounters struct {
+	caLoops, caSeconds           float64
+	hpaSyncs, hpaSeconds         float64
+	hpaQueued, hpaQueuedSeconds  float64
+	adapterScrapes, adapterFails int
+}
+
+func (c *cell) controllerCounters(ctx context.Context) controllerCounters {
+	var k controllerCounters
+	if text, err := scrape(ctx, c.caMetricsURL); err == nil {
+		k.caSeconds, _ = metricSum(text, "cluster_autoscaler_function_duration_seconds_sum", `function="main"`)
+		k.caLoops, _ = metricSum(text, "cluster_autoscaler_function_duration_seconds_count", `function="main"`)
+	} else {
+		c.logf("cannot read cluster-autoscaler's metrics: %v", err)
+	}
+	if text, err := c.cluster.MetricsText(ctx, c.cluster.ControllerManagerURL); err == nil {
+		k.hpaSyncs, _ = metricSum(text, "horizontal_pod_autoscaler_controller_reconciliation_duration_seconds_count")
+		k.hpaSeconds, _ = metricSum(text, "horizontal_pod_autoscaler_controller_reconciliation_duration_seconds_sum")
+		k.hpaQueued, _ = metricSum(text, "workqueue_queue_duration_seconds_count", `name="horizontalpodautoscaler"`)
+		k.hpaQueuedSeconds, _ = metricSum(text, "workqueue_queue_duration_seconds_sum", `name="horizontalpodautoscaler"`)
+	} else {
+		c.logf("cannot read kube-controller-manager's metrics: %v", err)
+	}
+	k.adapterScrapes, k.adapterFails = c.adapter.Scrapes()
+	return k
+}
+
+// controllerStats is what the controllers did between two readings of their counters.
+func (c *cell) controllerStats(before, after controllerCounters) ControllerStats {
+	s := ControllerStats{
+		AutoscalerScanInterval: c.run.scale.Wall(10 * time.Second),
+		HPASyncPeriod:          c.run.scale.Wall(hpaSyncPeriod),
+		AutoscalerLoops:        after.caLoops - before.caLoops,
+		HPASyncs:               after.hpaSyncs - before.hpaSyncs,
+		AdapterScrapes:         after.adapterScrapes - before.adapterScrapes,
+		AdapterScrapeFailures:  after.adapterFails - before.adapterFails,
+	}
+	if s.AutoscalerLoops > 0 {
+		s.AutoscalerLoopSeconds = (after.caSeconds - before.caSeconds) / s.AutoscalerLoops
+	}
+	if s.HPASyncs > 0 {
+		s.HPASyncSeconds = (after.hpaSeconds - before.hpaSeconds) / s.HPASyncs
+	}
+	if n := after.hpaQueued - before.hpaQueued; n > 0 {
+		s.HPAQueueSeconds = (after.hpaQueuedSeconds - before.hpaQueuedSeconds) / n
+	}
+	return s
+}
+
+// SortedCPU lists a result's processes by CPU used, most first.
+func (r Result) SortedCPU() []string {
+	names := make([]string, 0, len(r.CPUSeconds))
+	for n := range r.CPUSeconds {
+		names = append(names, n)
+	}
+	sort.Slice(names, func(i, j int) bool { return r.CPUSeconds[names[i]] > r.CPUSeconds[names[j]] })
+	return names
+}
