@@ -211,9 +211,11 @@ type JVBAutoscaling struct {
 
 // GracefulShutdown bounds how long a videobridge may drain before it stops.
 type GracefulShutdown struct {
-	// MaxDuration is the longest a bridge waits for its conferences to end before it stops.
-	// The pod's termination grace period is derived from it.
-	// +kubebuilder:default="1h"
+	// MaxDuration is the longest a bridge waits for its conferences to end before it stops;
+	// a conference still running then is cut. Make it at least the longest conference: a
+	// bridge may be removed minutes after a lecture started on it. The pod's termination
+	// grace period is derived from it.
+	// +kubebuilder:default="4h"
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m') && duration(self) <= duration('24h')",message="maxDuration must be between 1m and 24h"

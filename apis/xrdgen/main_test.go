@@ -85,7 +85,7 @@ jvb:
   autoscaling: {targetStressLevel: 0.3, scaleDownStabilizationSeconds: 600}
   udpPort: 10000
   publicAddress: {source: NodeExternalIP}
-  gracefulShutdown: {maxDuration: 1h}
+  gracefulShutdown: {maxDuration: 4h}
   headroom: {spareNodes: 0, image: registry.k8s.io/pause:3.10.1}
 jibri:
   enabled: true

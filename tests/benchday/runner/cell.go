@@ -190,7 +190,7 @@ func (c *cell) setup(ctx context.Context, bins binaries) error {
 		return err
 	}
 	c.caMetricsURL = fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
-	caArgs := append(autoscalerFlags(s), "--cloud-config="+ns.CloudConfig, "--kubeconfig="+cluster.Kubeconfig,
+	caArgs := append(autoscalerFlags(s, c.run.bridgeGrace), "--cloud-config="+ns.CloudConfig, "--kubeconfig="+cluster.Kubeconfig,
 		fmt.Sprintf("--metrics-address=127.0.0.1:%d", port))
 	if err := c.procs.Start("cluster-autoscaler", bins.clusterAutoscaler, caArgs...); err != nil {
 		return err

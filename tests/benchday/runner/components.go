@@ -34,9 +34,11 @@ const (
 // autoscalerFlags are cluster-autoscaler's flags: those of
 // examples/nodescaler/deploy/cluster-autoscaler.yaml, then cluster-autoscaler 1.33's own
 // defaults for every other flag that is a duration of the model (not a bound on its
-// computation), all compressed.
-func autoscalerFlags(s TimeScale) []string {
-	grace, _ := s.Seconds(3690, 1)
+// computation), all compressed. bridgeGrace is the bridges' longest
+// terminationGracePeriodSeconds, uncompressed: CA's --max-graceful-termination-sec covers it,
+// as the example's does.
+func autoscalerFlags(s TimeScale, bridgeGrace int64) []string {
+	grace, _ := s.Seconds(bridgeGrace, 1)
 	return []string{
 		"--cloud-provider=externalgrpc",
 		"--scan-interval=" + s.Flag(10*time.Second),

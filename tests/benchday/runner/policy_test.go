@@ -69,11 +69,11 @@ func TestScaleObjectsCompressesTheDefaultPolicy(t *testing.T) {
 	assert.Equal(t, before.Spec.Metrics, hpa.Spec.Metrics, "the target is not a duration")
 
 	jvb := typed[appsv1.Deployment](t, objs, "Deployment", "jvb")
-	assert.EqualValues(t, 62, *jvb.Spec.Template.Spec.TerminationGracePeriodSeconds, "3690 s / 60, rounded up")
+	assert.EqualValues(t, 242, *jvb.Spec.Template.Spec.TerminationGracePeriodSeconds, "14490 s / 60, rounded up")
 	require.NotNil(t, jvb.Spec.Template.Spec.Containers[0].Lifecycle.PreStop, "the drain stays")
 	assert.ElementsMatch(t, []string{
 		"HPA scaleUp stabilization window: 30 s becomes 1 s, not 0.5 s: 60 trace seconds",
-		"bridges' terminationGracePeriodSeconds: 3690 s becomes 62 s, not 61.5 s: 3720 trace seconds",
+		"bridges' terminationGracePeriodSeconds: 14490 s becomes 242 s, not 241.5 s: 14520 trace seconds",
 	}, notes)
 }
 

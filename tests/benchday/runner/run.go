@@ -132,6 +132,9 @@ type runConfig struct {
 	bootDelay   time.Duration
 	sampleEvery time.Duration
 	maxNodes    int
+	// bridgeGrace is the longest terminationGracePeriodSeconds of any policy's bridges,
+	// uncompressed.
+	bridgeGrace int64
 	root        string
 	cidrs       map[string]string
 	logf        func(format string, args ...any)
@@ -362,6 +365,11 @@ func render(ctx context.Context, run *runConfig, dir string, policies []Policy) 
 			return nil, fmt.Errorf("policy %s: %w", p.Name, err)
 		}
 		composed := harness.WithoutOwners(r.Composed)
+		grace, err := bridgeGrace(composed)
+		if err != nil {
+			return nil, fmt.Errorf("policy %s: %w", p.Name, err)
+		}
+		run.bridgeGrace = max(run.bridgeGrace, grace)
 		notes, err := ScaleObjects(composed, run.scale, p)
 		if err != nil {
 			return nil, fmt.Errorf("policy %s: %w", p.Name, err)
@@ -375,6 +383,20 @@ func render(ctx context.Context, run *runConfig, dir string, policies []Policy) 
 		cells = append(cells, &cell{run: run, policy: p, objs: composed, notes: notes})
 	}
 	return cells, nil
+}
+
+// bridgeGrace is the bridges' terminationGracePeriodSeconds in the rendered objects.
+func bridgeGrace(objs []*unstructured.Unstructured) (int64, error) {
+	for _, o := range objs {
+		if o.GetKind() == "Deployment" && o.GetLabels()["app.kubernetes.io/component"] == "jvb" {
+			n, found, err := nestedWholeNumber(o.Object, "spec", "template", "spec", "terminationGracePeriodSeconds")
+			if err != nil || !found {
+				return 0, fmt.Errorf("Deployment %s: spec.template.spec.terminationGracePeriodSeconds: must be whole seconds", o.GetName())
+			}
+			return n, nil
+		}
+	}
+	return 0, errors.New("no videobridge Deployment in the render")
 }
 
 // maxBridges is the most bridges the rendered objects may ask for: the HPA's maxReplicas, or
