@@ -61,7 +61,10 @@ func BenchmarkLectureDay(b *testing.B) {
 	}
 	peak := slices.Max(oracle)
 	_, statErr := os.Stat(filepath.Join(tools.Root, "deletioncost", "cmd", "jvb-deletion-cost"))
-	policies := runner.Policies(peak, statErr == nil)
+	policies, err := runner.Policies(trace.Conferences, statErr == nil)
+	if err != nil {
+		b.Fatal(err)
+	}
 	if only := os.Getenv("POLICIES"); only != "" {
 		var chosen []runner.Policy
 		for _, name := range strings.Split(only, ",") {

@@ -35,8 +35,9 @@ func TestLectureHourFollowsTheLoad(t *testing.T) {
 	oracle, err := benchday.OracleBridgesPerMinute(confs, benchday.DefaultCapacity, benchday.DefaultTargetStress)
 	require.NoError(t, err)
 	peak := slices.Max(oracle)
-	policy := runner.Policies(peak, false)[2]
-	require.Equal(t, runner.PolicyDefault, policy.Name)
+	policies, err := runner.Policies(confs, false)
+	require.NoError(t, err)
+	policy := policies[slices.IndexFunc(policies, func(p runner.Policy) bool { return p.Name == runner.PolicyDefault })]
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()

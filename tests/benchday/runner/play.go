@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/crossplane-jitsi/crossplane-jitsi/tests/benchday"
 	"github.com/crossplane-jitsi/crossplane-jitsi/tests/jitsiemu"
@@ -65,6 +68,11 @@ func (c *cell) play(ctx context.Context, t0 time.Time, confs []benchday.Conferen
 		defer close(playerDone)
 		c.playConferences(ctx, t0, states, end, &stats)
 	}()
+	scheduleCtx, stopSchedule := context.WithCancel(ctx)
+	var scheduleErr error
+	var schedule sync.WaitGroup
+	schedule.Go(func() { scheduleErr = c.followSchedule(scheduleCtx, t0, end) })
+	defer func() { stopSchedule(); schedule.Wait() }()
 
 	tl := benchday.Timeline{Policy: c.policy.Name}
 	period := c.run.scale.Wall(c.run.sampleEvery)
@@ -96,6 +104,11 @@ func (c *cell) play(ctx context.Context, t0 time.Time, confs []benchday.Conferen
 		}
 	}
 	<-playerDone
+	stopSchedule()
+	schedule.Wait()
+	if scheduleErr != nil {
+		return tl, stats, scheduleErr
+	}
 
 	for _, cut := range c.jicofo.Cuts() {
 		m := cut.At.Sub(stats.ClockT0).Minutes()
@@ -146,6 +159,30 @@ func (c *cell) playConferences(ctx context.Context, t0 time.Time, states []*conf
 		}
 		time.Sleep(playTick)
 	}
+}
+
+// followSchedule applies each change of the schedule's floor at its trace minute, as
+// Crossplane would when the function's TTL brings it back at the change (with its ±10%
+// jitter on a TTL of under a minute, within seconds of the change).
+func (c *cell) followSchedule(ctx context.Context, t0 time.Time, end float64) error {
+	for _, change := range c.changes {
+		if change.minute >= end {
+			return nil
+		}
+		at := t0.Add(c.run.scale.Wall(time.Duration(change.minute * float64(time.Minute))))
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Until(at)):
+		}
+		if report := c.applier.Apply(ctx, []*unstructured.Unstructured{change.hpa}); len(report.Rejected()) > 0 {
+			err := fmt.Errorf("the schedule's change at minute %.0f: the cluster refused the HPA:\n%s", change.minute, report)
+			c.run.progressf(c.policy.Name)("%v", err)
+			return err
+		}
+		c.logf("schedule at minute %.2f: the HPA's minReplicas is now %d", c.run.minuteAt(t0, time.Now()), change.minReplicas)
+	}
+	return nil
 }
 
 // logHPA writes the HPA's status to the cell's log whenever it changes: the metric it sees,

@@ -3,8 +3,11 @@ package runner
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/crossplane-jitsi/crossplane-jitsi/tests/benchday"
 )
 
 // Policy is one way of sizing the videobridges that the day is played with, as the claim
@@ -16,6 +19,12 @@ type Policy struct {
 	// fields left out keep the claim's defaults.
 	Strategy    map[string]any
 	Autoscaling map[string]any
+	// Schedule is the claim's spec.jvb.schedule, nil for none. Crossplane calls the function
+	// again when the floor changes (the function's TTL); the runner renders the claim at each
+	// change beforehand and applies the HPA at that trace instant.
+	Schedule map[string]any
+	// SpareNodes is the claim's spec.jvb.headroom.spareNodes.
+	SpareNodes int
 	// KubernetesBehavior removes the HPA's behavior: Kubernetes' own scaling rules apply
 	// (scale up to max(2×, +4) per sync, down after the controller's 5-minute
 	// --horizontal-pod-autoscaler-downscale-stabilization, all at once).
@@ -30,45 +39,48 @@ type Policy struct {
 // Autoscaled says whether an HPA sizes the bridges.
 func (p Policy) Autoscaled() bool { return p.Strategy["type"] != "static" }
 
-// initialBridges is how many bridges serve before the day starts: the static replicas, or
-// the HPA's minReplicas (the claim's default, 1, unless set).
-func (p Policy) initialBridges() int {
-	key := "minReplicas"
-	if !p.Autoscaled() {
-		key = "replicas"
-	}
-	switch v := p.Strategy[key].(type) {
-	case int:
-		return v
-	case int64:
-		return int(v)
-	}
-	return 1
-}
-
 // The policies of the benchmark, by name.
 const (
 	PolicyStaticPeak   = "static-peak"
 	PolicyOperator2021 = "operator-2021"
 	PolicyDefault      = "default"
 	PolicyDeletionCost = "default+deletion-cost"
+	PolicySchedule     = "schedule"
+	PolicyHeadroom1    = "headroom-1"
+	PolicyHeadroom2    = "headroom-2"
 )
 
-// Policies are the policies every run compares, for a day that peaks at peak bridges:
+// scheduleLeadTime is the schedule policy's leadTime: the claim's default.
+const scheduleLeadTime = "10m"
+
+// Policies are the policies every run compares, for a day of conferences:
 //
-//   - static-peak: the peak's bridges all day, today's practice (the static strategy);
+//   - static-peak: the bridges of the day's peak (the oracle's) all day, today's practice
+//     (the static strategy);
 //   - operator-2021: the 2021 jitsi-kubernetes-operator's settings: HPA target 0.01 (10m) on
 //     the stress metric, no behavior (Kubernetes' defaults), no drain (its preStop called an
 //     s6-overlay v2 path that the stable-11146 images do not have, so it is modelled as no
 //     hook), no deletion cost;
 //   - default: this project's defaults (the sample claim, autoscaled);
-//   - default+deletion-cost: the same with jvb-deletion-cost, when withDeletionCost.
+//   - default+deletion-cost: the same with jvb-deletion-cost, when withDeletionCost;
+//   - schedule: default with the day's timetable as spec.jvb.schedule (benchday.
+//     ScheduleFromTrace, the default lead time of 10 minutes);
+//   - headroom-1 and headroom-2: default with 1 and 2 warm spare nodes.
 //
 // The autoscaled policies keep the claim's default maxReplicas, so that none is capped by a
 // bound the others do not have.
-func Policies(peak int, withDeletionCost bool) []Policy {
+func Policies(confs []benchday.Conference, withDeletionCost bool) ([]Policy, error) {
+	oracle, err := benchday.OracleBridgesPerMinute(confs, benchday.DefaultCapacity, benchday.DefaultTargetStress)
+	if err != nil {
+		return nil, err
+	}
+	windows, err := benchday.ScheduleFromTrace(confs, benchday.DefaultCapacity, benchday.DefaultTargetStress)
+	if err != nil {
+		return nil, err
+	}
+	autoscaled := func() map[string]any { return map[string]any{"type": "autoscaled"} }
 	out := []Policy{
-		{Name: PolicyStaticPeak, Strategy: map[string]any{"type": "static", "replicas": int64(peak)}},
+		{Name: PolicyStaticPeak, Strategy: map[string]any{"type": "static", "replicas": int64(slices.Max(oracle))}},
 		{
 			Name:               PolicyOperator2021,
 			Strategy:           map[string]any{"type": "autoscaled", "minReplicas": int64(1)},
@@ -76,12 +88,31 @@ func Policies(peak int, withDeletionCost bool) []Policy {
 			KubernetesBehavior: true,
 			NoPreStop:          true,
 		},
-		{Name: PolicyDefault, Strategy: map[string]any{"type": "autoscaled"}},
+		{Name: PolicyDefault, Strategy: autoscaled()},
 	}
 	if withDeletionCost {
-		out = append(out, Policy{Name: PolicyDeletionCost, Strategy: map[string]any{"type": "autoscaled"}, DeletionCost: true})
+		out = append(out, Policy{Name: PolicyDeletionCost, Strategy: autoscaled(), DeletionCost: true})
 	}
-	return out
+	if len(windows) > 0 {
+		out = append(out, Policy{Name: PolicySchedule, Strategy: autoscaled(), Schedule: scheduleSpec(windows)})
+	}
+	return append(out,
+		Policy{Name: PolicyHeadroom1, Strategy: autoscaled(), SpareNodes: 1},
+		Policy{Name: PolicyHeadroom2, Strategy: autoscaled(), SpareNodes: 2},
+	), nil
+}
+
+// scheduleSpec is spec.jvb.schedule for the windows.
+func scheduleSpec(windows []benchday.ScheduleWindow) map[string]any {
+	days := make([]any, len(benchday.ScheduleDays))
+	for i, d := range benchday.ScheduleDays {
+		days[i] = d
+	}
+	list := make([]any, len(windows))
+	for i, w := range windows {
+		list[i] = map[string]any{"days": days, "from": w.From, "to": w.To, "minReplicas": int64(w.MinReplicas)}
+	}
+	return map[string]any{"leadTime": scheduleLeadTime, "windows": list}
 }
 
 // PolicyNames lists the names of policies.

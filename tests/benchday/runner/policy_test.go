@@ -15,13 +15,20 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
 
+	"github.com/crossplane-jitsi/crossplane-jitsi/tests/benchday"
 	"github.com/crossplane-jitsi/crossplane-jitsi/tests/harness"
 )
 
 // goldenRender is the sample claim as the real CLI renders it (fn's golden file).
 func goldenRender(t *testing.T) []*unstructured.Unstructured {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "..", "fn", "testdata", "render", "claim.golden.yaml"))
+	return goldenRenderOf(t, "claim.golden.yaml")
+}
+
+// goldenRenderOf is one of fn's golden renders.
+func goldenRenderOf(t *testing.T, name string) []*unstructured.Unstructured {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "..", "fn", "testdata", "render", name))
 	require.NoError(t, err)
 	objs, err := harness.SplitYAML(b)
 	require.NoError(t, err)
@@ -79,9 +86,11 @@ func TestScaleObjectsCompressesTheDefaultPolicy(t *testing.T) {
 
 func TestScaleObjectsOperator2021(t *testing.T) {
 	objs := goldenRender(t)
-	p := Policies(34, false)[1]
+	ps, err := Policies(benchday.UniversityDay().Conferences, false)
+	require.NoError(t, err)
+	p := ps[1]
 	require.Equal(t, PolicyOperator2021, p.Name)
-	_, err := ScaleObjects(objs, TimeScale{Factor: 60}, p)
+	_, err = ScaleObjects(objs, TimeScale{Factor: 60}, p)
 	require.NoError(t, err)
 	hpa := typed[autoscalingv2.HorizontalPodAutoscaler](t, objs, "HorizontalPodAutoscaler", "jvb")
 	assert.Nil(t, hpa.Spec.Behavior, "Kubernetes' own rules")
@@ -114,14 +123,52 @@ func TestTimeScale(t *testing.T) {
 }
 
 func TestPolicies(t *testing.T) {
-	ps := Policies(34, true)
-	assert.Equal(t, []string{PolicyStaticPeak, PolicyOperator2021, PolicyDefault, PolicyDeletionCost}, PolicyNames(ps))
-	assert.Equal(t, 34, ps[0].initialBridges())
+	ps, err := Policies(benchday.UniversityDay().Conferences, true)
+	require.NoError(t, err)
+	assert.Equal(t, []string{PolicyStaticPeak, PolicyOperator2021, PolicyDefault, PolicyDeletionCost,
+		PolicySchedule, PolicyHeadroom1, PolicyHeadroom2}, PolicyNames(ps))
+	assert.Equal(t, map[string]any{"type": "static", "replicas": int64(34)}, ps[0].Strategy, "the oracle's peak")
 	assert.False(t, ps[0].Autoscaled())
-	assert.Equal(t, 1, ps[1].initialBridges())
-	assert.Equal(t, 1, ps[2].initialBridges(), "the claim's default minReplicas")
+	assert.True(t, ps[1].Autoscaled())
 	assert.NotContains(t, ps[2].Strategy, "maxReplicas", "the claim's default")
-	assert.Len(t, Policies(34, false), 3)
+	assert.True(t, ps[3].DeletionCost)
+
+	schedule := ps[4].Schedule
+	assert.Equal(t, "10m", schedule["leadTime"])
+	windows := schedule["windows"].([]any)
+	require.Len(t, windows, 11, "one window per busy hour of the day, 16:00 to 18:00 shared")
+	assert.Equal(t, map[string]any{"days": []any{"Mon", "Tue", "Wed", "Thu", "Fri"}, "from": "10:00", "to": "11:00",
+		"minReplicas": int64(34)}, windows[2], "the peak's hour")
+	assert.Equal(t, 1, ps[5].SpareNodes)
+	assert.Equal(t, 2, ps[6].SpareNodes)
+
+	without, err := Policies(benchday.UniversityDay().Conferences, false)
+	require.NoError(t, err)
+	assert.NotContains(t, PolicyNames(without), PolicyDeletionCost)
+
+	quiet, err := Policies([]benchday.Conference{{StartMinute: 600, DurationMinutes: 30, Participants: 10, Region: "europe"}}, false)
+	require.NoError(t, err)
+	assert.NotContains(t, PolicyNames(quiet), PolicySchedule, "a day one bridge carries has no timetable to follow")
+}
+
+func TestInitialBridgesAndSpares(t *testing.T) {
+	objs := goldenRender(t)
+	n, err := initialBridges(objs)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "the claim's default minReplicas")
+	spares, err := spareNodes(objs)
+	require.NoError(t, err)
+	assert.Zero(t, spares, "the sample keeps no spare node")
+
+	spares, err = spareNodes(goldenRenderOf(t, "claim-timetable.golden.yaml"))
+	require.NoError(t, err)
+	assert.Equal(t, 2, spares, "examples/claim-timetable.yaml keeps two")
+
+	static := goldenRenderOf(t, "claim-static.golden.yaml")
+	n, err = initialBridges(static)
+	require.NoError(t, err)
+	d := typed[appsv1.Deployment](t, static, "Deployment", "jvb")
+	assert.Equal(t, int(*d.Spec.Replicas), n, "the static replicas")
 }
 
 func TestMaxBridges(t *testing.T) {

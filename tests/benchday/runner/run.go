@@ -189,7 +189,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	cells, err := render(ctx, run, work, opts.Policies)
+	cells, err := render(ctx, run, work, opts.Policies, opts.EndMinute)
 	if err != nil {
 		return nil, err
 	}
@@ -317,9 +317,27 @@ func buildBinaries(tools *harness.Tools, dir string, policies []Policy) (binarie
 	return b, nil
 }
 
+// scheduleDay is the date the trace's minute 0 is the midnight of, in the claim's time
+// zone: a Tuesday (the trace is a weekday) far from a daylight-saving change.
+var scheduleDay = [3]int{2026, 12, 8}
+
+// maxScheduleChanges bounds how many times a day the floor may change: a timetable has at
+// most 64 windows, each opening (with its lead time) and closing once.
+const maxScheduleChanges = 256
+
+// scheduleChange is a change of the bridges' floor during the day: the HPA as the function
+// renders it at that instant, which Crossplane would apply then.
+type scheduleChange struct {
+	minute      float64
+	minReplicas int64
+	hpa         *unstructured.Unstructured
+}
+
 // render renders the sample claim with each policy's settings, with the real Crossplane
-// CLI against function-jitsi, and compresses the objects' durations.
-func render(ctx context.Context, run *runConfig, dir string, policies []Policy) ([]*cell, error) {
+// CLI against function-jitsi, at the trace's midnight, and compresses the objects'
+// durations. A policy with a schedule is rendered again at every change of its floor
+// until the end of the play.
+func render(ctx context.Context, run *runConfig, dir string, policies []Policy, endMinute int) ([]*cell, error) {
 	procs, err := harness.NewProcesses(filepath.Join(dir, "render"), nil)
 	if err != nil {
 		return nil, err
@@ -340,6 +358,11 @@ func render(ctx context.Context, run *runConfig, dir string, policies []Policy) 
 			return nil, fmt.Errorf("examples/xr.yaml: want one XR: %v", err)
 		}
 		spec := objs[0].Object["spec"].(map[string]any)
+		loc, err := time.LoadLocation(fmt.Sprint(spec["timezone"]))
+		if err != nil {
+			return nil, fmt.Errorf("examples/xr.yaml: spec.timezone: %w", err)
+		}
+		midnight := time.Date(scheduleDay[0], time.Month(scheduleDay[1]), scheduleDay[2], 0, 0, 0, 0, loc)
 		spec["jibri"] = map[string]any{"enabled": false}
 		jvb := map[string]any{
 			"strategy":     p.Strategy,
@@ -351,6 +374,12 @@ func render(ctx context.Context, run *runConfig, dir string, policies []Policy) 
 		if p.Autoscaling != nil {
 			jvb["autoscaling"] = p.Autoscaling
 		}
+		if p.Schedule != nil {
+			jvb["schedule"] = p.Schedule
+		}
+		if p.SpareNodes > 0 {
+			jvb["headroom"] = map[string]any{"spareNodes": int64(p.SpareNodes)}
+		}
 		spec["jvb"] = jvb
 		b, err := yaml.Marshal(objs[0].Object)
 		if err != nil {
@@ -360,30 +389,136 @@ func render(ctx context.Context, run *runConfig, dir string, policies []Policy) 
 		if err := os.WriteFile(file, b, 0o644); err != nil {
 			return nil, err
 		}
-		r, err := renderer.Render(ctx, file, "--xrd="+run.tools.XRD())
+		renderAt := func(at time.Time) (*harness.Rendered, []*unstructured.Unstructured, []string, error) {
+			r, err := renderer.Render(ctx, file, "--xrd="+run.tools.XRD(),
+				fmt.Sprintf(`--context-values=apps.jit.si/now=%q`, at.Format(time.RFC3339)))
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			composed := harness.WithoutOwners(r.Composed)
+			notes, err := ScaleObjects(composed, run.scale, p)
+			return r, composed, notes, err
+		}
+		r, composed, notes, err := renderAt(midnight)
 		if err != nil {
 			return nil, fmt.Errorf("policy %s: %w", p.Name, err)
 		}
-		composed := harness.WithoutOwners(r.Composed)
+		c := &cell{run: run, policy: p, objs: composed, notes: notes}
+		if c.initial, err = initialBridges(composed); err != nil {
+			return nil, fmt.Errorf("policy %s: %w", p.Name, err)
+		}
+		if c.spares, err = spareNodes(composed); err != nil {
+			return nil, fmt.Errorf("policy %s: %w", p.Name, err)
+		}
 		grace, err := bridgeGrace(composed)
 		if err != nil {
 			return nil, fmt.Errorf("policy %s: %w", p.Name, err)
 		}
 		run.bridgeGrace = max(run.bridgeGrace, grace)
-		notes, err := ScaleObjects(composed, run.scale, p)
-		if err != nil {
-			return nil, fmt.Errorf("policy %s: %w", p.Name, err)
-		}
 		most, err := maxBridges(composed)
 		if err != nil {
 			return nil, fmt.Errorf("policy %s: %w", p.Name, err)
 		}
-		// One node group size for every cluster: the most bridges any policy may want.
-		run.maxNodes = max(run.maxNodes, most)
-		cells = append(cells, &cell{run: run, policy: p, objs: composed, notes: notes})
+		// One node group size for every cluster: the most bridges and spares any policy
+		// may want.
+		run.maxNodes = max(run.maxNodes, most+c.spares)
+		if p.Schedule != nil {
+			if c.changes, err = scheduleChanges(r, midnight, endMinute, renderAt); err != nil {
+				return nil, fmt.Errorf("policy %s: %w", p.Name, err)
+			}
+		}
+		cells = append(cells, c)
 	}
 	return cells, nil
 }
+
+// scheduleChanges follows the schedule through the play, as Crossplane would: from the
+// render at midnight, it renders the claim again at each status.jvb.schedule.nextChange
+// the function reports, and keeps each render's HPA.
+func scheduleChanges(first *harness.Rendered, midnight time.Time, endMinute int,
+	renderAt func(time.Time) (*harness.Rendered, []*unstructured.Unstructured, []string, error)) ([]scheduleChange, error) {
+	var changes []scheduleChange
+	r := first
+	at := midnight
+	for range maxScheduleChanges {
+		next, found, err := unstructured.NestedString(r.XR.Object, "status", "jvb", "schedule", "nextChange")
+		if err != nil {
+			return nil, fmt.Errorf("the XR's status.jvb.schedule.nextChange: %w", err)
+		}
+		if !found {
+			return changes, nil
+		}
+		t, err := time.Parse(time.RFC3339, next)
+		if err != nil {
+			return nil, fmt.Errorf("the XR's status.jvb.schedule.nextChange: %w", err)
+		}
+		if !t.After(at) {
+			return nil, fmt.Errorf("the render at %s reported the next change at %s, not after it", at.Format(time.RFC3339), next)
+		}
+		minute := t.Sub(midnight).Minutes()
+		if minute >= float64(endMinute) {
+			return changes, nil
+		}
+		var composed []*unstructured.Unstructured
+		if r, composed, _, err = renderAt(t); err != nil {
+			return nil, fmt.Errorf("the render at %s: %w", t.Format(time.RFC3339), err)
+		}
+		hpa := findHPA(composed)
+		if hpa == nil {
+			return nil, fmt.Errorf("the render at %s has no HorizontalPodAutoscaler", t.Format(time.RFC3339))
+		}
+		floor, _, err := nestedWholeNumber(hpa.Object, "spec", "minReplicas")
+		if err != nil {
+			return nil, fmt.Errorf("the render at %s: spec.minReplicas: %w", t.Format(time.RFC3339), err)
+		}
+		changes = append(changes, scheduleChange{minute: minute, minReplicas: floor, hpa: hpa})
+		at = t
+	}
+	return nil, fmt.Errorf("the floor changed more than %d times in a day", maxScheduleChanges)
+}
+
+func findHPA(objs []*unstructured.Unstructured) *unstructured.Unstructured {
+	for _, o := range objs {
+		if o.GetKind() == "HorizontalPodAutoscaler" {
+			return o
+		}
+	}
+	return nil
+}
+
+// initialBridges is how many bridges serve when the day starts: the HPA's minReplicas (the
+// claim's default, 1, unless set or raised by the schedule), or the static replicas.
+func initialBridges(objs []*unstructured.Unstructured) (int, error) {
+	if hpa := findHPA(objs); hpa != nil {
+		n, found, err := nestedWholeNumber(hpa.Object, "spec", "minReplicas")
+		if err != nil {
+			return 0, fmt.Errorf("HorizontalPodAutoscaler %s: spec.minReplicas: %w", hpa.GetName(), err)
+		}
+		if !found {
+			return 1, nil // the API server's default
+		}
+		return int(n), nil
+	}
+	return maxBridges(objs)
+}
+
+// spareNodes is how many placeholders keep spare nodes: the replicas of the spare
+// Deployment, if the render has one.
+func spareNodes(objs []*unstructured.Unstructured) (int, error) {
+	for _, o := range objs {
+		if o.GetKind() == "Deployment" && o.GetLabels()["app.kubernetes.io/component"] == spareComponent {
+			n, found, err := nestedWholeNumber(o.Object, "spec", "replicas")
+			if err != nil || !found {
+				return 0, fmt.Errorf("Deployment %s: spec.replicas: must be a whole number", o.GetName())
+			}
+			return int(n), nil
+		}
+	}
+	return 0, nil
+}
+
+// spareComponent labels the placeholder pods of spare nodes (fn/headroom.go).
+const spareComponent = "jvb-spare"
 
 // bridgeGrace is the bridges' terminationGracePeriodSeconds in the rendered objects.
 func bridgeGrace(objs []*unstructured.Unstructured) (int64, error) {
