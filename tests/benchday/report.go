@@ -55,15 +55,23 @@ func WriteReport(dir string, run Run, timelines []Timeline) (Summary, error) {
 // summary's order, the columns named as summary.json names them.
 func MarkdownTable(s Summary) string {
 	var b strings.Builder
-	b.WriteString("| policy | node_hours | oracle_node_hours | ratio | overloaded_participant_minutes | conferences_cut | p95_scale_up_seconds |\n")
-	b.WriteString("|---|--:|--:|--:|--:|--:|--:|\n")
+	fmt.Fprintf(&b, "| policy | node_hours | oracle_node_hours | ratio | overloaded_participant_minutes | conferences_cut | p95_scale_up_seconds | %s p95_scale_up_seconds |\n",
+		markdownCell(s.PeakHour))
+	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, p := range s.Policies {
 		p95 := "—"
 		if p.P95ScaleUpSeconds != nil {
 			p95 = fmt.Sprintf("%.1f", *p.P95ScaleUpSeconds)
 		}
-		fmt.Fprintf(&b, "| %s | %.3f | %.3f | %.2f | %.1f | %d | %s |\n",
-			markdownCell(p.Policy), p.NodeHours, p.OracleNodeHours, p.Ratio(), p.OverloadedParticipantMinutes, p.ConferencesCut, p95)
+		peak := "—"
+		switch {
+		case p.PeakHourP95ScaleUpSeconds != nil:
+			peak = fmt.Sprintf("%.1f", *p.PeakHourP95ScaleUpSeconds)
+		case p.PeakHourScaleUps == 0:
+			peak = "none needed"
+		}
+		fmt.Fprintf(&b, "| %s | %.3f | %.3f | %.2f | %.1f | %d | %s | %s |\n",
+			markdownCell(p.Policy), p.NodeHours, p.OracleNodeHours, p.Ratio(), p.OverloadedParticipantMinutes, p.ConferencesCut, p95, peak)
 	}
 	return b.String()
 }

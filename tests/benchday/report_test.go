@@ -145,10 +145,10 @@ func TestMarkdownTable(t *testing.T) {
 	run, timelines := tinyRun()
 	s, err := Summarize(run, timelines)
 	require.NoError(t, err)
-	assert.Equal(t, `| policy | node_hours | oracle_node_hours | ratio | overloaded_participant_minutes | conferences_cut | p95_scale_up_seconds |
-|---|--:|--:|--:|--:|--:|--:|
-| hpa-0.3 | 27.367 | 24.483 | 1.12 | 240.0 | 2 | 180.0 |
-| static-4 | 96.000 | 24.483 | 3.92 | 0.0 | 0 | — |
+	assert.Equal(t, `| policy | node_hours | oracle_node_hours | ratio | overloaded_participant_minutes | conferences_cut | p95_scale_up_seconds | 10:00 p95_scale_up_seconds |
+|---|--:|--:|--:|--:|--:|--:|--:|
+| hpa-0.3 | 27.367 | 24.483 | 1.12 | 240.0 | 2 | 180.0 | 180.0 |
+| static-4 | 96.000 | 24.483 | 3.92 | 0.0 | 0 | — | none needed |
 `, MarkdownTable(s))
 }
 

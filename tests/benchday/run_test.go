@@ -135,6 +135,9 @@ func BenchmarkLectureDay(b *testing.B) {
 		if p.P95ScaleUpSeconds != nil {
 			b.ReportMetric(*p.P95ScaleUpSeconds, p.Policy+"_p95-scale-up-s")
 		}
+		if p.PeakHourP95ScaleUpSeconds != nil {
+			b.ReportMetric(*p.PeakHourP95ScaleUpSeconds, p.Policy+"_peak-hour-p95-scale-up-s")
+		}
 	}
 	b.ReportMetric(report.MachineBusy, "machine-cores-busy")
 	b.ReportMetric(runCores, "run-cores")

@@ -64,6 +64,9 @@ type Summary struct {
 	// Conferences and PeakParticipants describe the trace (ParticipantsPerMinute's maximum).
 	Conferences      int `json:"conferences"`
 	PeakParticipants int `json:"peak_participants"`
+	// PeakHour is the clock hour (HH:00) in which the trace first reaches PeakParticipants:
+	// the lectures every policy must be ready for (10:00 in the university day).
+	PeakHour string `json:"peak_hour"`
 	// OracleNodeHours is OracleNodeHours of the trace, the same for every policy.
 	OracleNodeHours float64         `json:"oracle_node_hours"`
 	Policies        []PolicySummary `json:"policies"`
@@ -86,6 +89,11 @@ type PolicySummary struct {
 	// a new bridge (ScaleUps).
 	ScaleUps         int `json:"scale_ups"`
 	ScaleUpsUnserved int `json:"scale_ups_unserved"`
+	// PeakHourP95ScaleUpSeconds is the p95 of the scale-ups that started in the peak hour
+	// (P95ScaleUpSecondsBetween), null when none was served; PeakHourScaleUps counts them,
+	// served or not: 0 when the stress never went over target in that hour.
+	PeakHourP95ScaleUpSeconds *float64 `json:"peak_hour_p95_scale_up_seconds"`
+	PeakHourScaleUps          int      `json:"peak_hour_scale_ups"`
 }
 
 // Ratio is NodeHours ÷ OracleNodeHours: 1 is the perfect-foresight autoscaler's cost.
@@ -129,9 +137,12 @@ func Summarize(run Run, timelines []Timeline) (Summary, error) {
 		Capacity:         run.Capacity,
 		TargetStress:     run.TargetStress,
 		Conferences:      len(run.Trace.Conferences),
-		PeakParticipants: slices.Max(ParticipantsPerMinute(run.Trace.Conferences)),
 		OracleNodeHours:  oracle,
 	}
+	perMinute := ParticipantsPerMinute(run.Trace.Conferences)
+	s.PeakParticipants = slices.Max(perMinute)
+	peakHour := slices.Index(perMinute, s.PeakParticipants) / 60
+	s.PeakHour = fmt.Sprintf("%02d:00", peakHour)
 	for _, tl := range timelines {
 		p := PolicySummary{
 			Policy:                       tl.Policy,
@@ -143,6 +154,13 @@ func Summarize(run Run, timelines []Timeline) (Summary, error) {
 		if seconds, ok := P95ScaleUpSeconds(tl, run.TargetStress); ok {
 			seconds = round(seconds, 1)
 			p.P95ScaleUpSeconds = &seconds
+		}
+		from := float64(peakHour * 60)
+		if seconds, ok, n := P95ScaleUpSecondsBetween(tl, run.TargetStress, from, from+60); ok {
+			seconds = round(seconds, 1)
+			p.PeakHourP95ScaleUpSeconds, p.PeakHourScaleUps = &seconds, n
+		} else {
+			p.PeakHourScaleUps = n
 		}
 		for _, e := range ScaleUps(tl, run.TargetStress) {
 			if e.Served {

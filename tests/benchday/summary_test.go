@@ -10,11 +10,11 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// tinyRun: the hand-computed oracle day (one 12-minute conference of 100 at midnight: 1,469
+// tinyRun: the hand-computed oracle day (one 12-minute conference of 100 at 10:00: 1,469
 // bridge-minutes), and two policies.
 func tinyRun() (Run, []Timeline) {
 	run := Run{
-		Trace:           Trace{Name: "tiny", Conferences: []Conference{{StartMinute: 0, DurationMinutes: 12, Participants: 100, Region: "europe"}}},
+		Trace:           Trace{Name: "tiny", Conferences: []Conference{{StartMinute: 600, DurationMinutes: 12, Participants: 100, Region: "europe"}}},
 		TimeCompression: 60,
 		Machine:         "2 cores, kwok nodes",
 	}
@@ -30,6 +30,7 @@ const tinySummaryJSON = `{
   "target_stress": 0.3,
   "conferences": 1,
   "peak_participants": 100,
+  "peak_hour": "10:00",
   "oracle_node_hours": 24.483,
   "policies": [
     {
@@ -40,7 +41,9 @@ const tinySummaryJSON = `{
       "conferences_cut": 2,
       "p95_scale_up_seconds": 180,
       "scale_ups": 1,
-      "scale_ups_unserved": 2
+      "scale_ups_unserved": 2,
+      "peak_hour_p95_scale_up_seconds": 180,
+      "peak_hour_scale_ups": 1
     },
     {
       "policy": "static-4",
@@ -50,7 +53,9 @@ const tinySummaryJSON = `{
       "conferences_cut": 0,
       "p95_scale_up_seconds": null,
       "scale_ups": 0,
-      "scale_ups_unserved": 0
+      "scale_ups_unserved": 0,
+      "peak_hour_p95_scale_up_seconds": null,
+      "peak_hour_scale_ups": 0
     }
   ]
 }

@@ -215,13 +215,26 @@ func ScaleUps(tl Timeline, target float64) []ScaleUp {
 // fewer than 20 episodes that rank is n: the p95 is the slowest. ok is false when no episode
 // was served; unserved episodes are counted apart (Summary), never timed.
 func P95ScaleUpSeconds(tl Timeline, target float64) (seconds float64, ok bool) {
+	seconds, ok, _ = P95ScaleUpSecondsBetween(tl, target, math.Inf(-1), math.Inf(1))
+	return seconds, ok
+}
+
+// P95ScaleUpSecondsBetween is P95ScaleUpSeconds of the episodes that start in the trace
+// minutes [from, to); episodes counts them all, served or not: none means the stress never
+// went over target there (nothing had to scale up).
+func P95ScaleUpSecondsBetween(tl Timeline, target, from, to float64) (seconds float64, ok bool, episodes int) {
 	var served []float64
 	for _, e := range ScaleUps(tl, target) {
+		if e.StartMinute < from || e.StartMinute >= to {
+			continue
+		}
+		episodes++
 		if e.Served {
 			served = append(served, e.Seconds())
 		}
 	}
-	return nearestRank(served, 95)
+	seconds, ok = nearestRank(served, 95)
+	return seconds, ok, episodes
 }
 
 // nearestRank is the p-th percentile of values by the nearest-rank method.
