@@ -131,13 +131,13 @@ func Summarize(run Run, timelines []Timeline) (Summary, error) {
 	}
 	oracle = round(oracle, 3)
 	s := Summary{
-		Trace:            run.Trace.Name,
-		Machine:          run.Machine,
-		TimeCompression:  run.TimeCompression,
-		Capacity:         run.Capacity,
-		TargetStress:     run.TargetStress,
-		Conferences:      len(run.Trace.Conferences),
-		OracleNodeHours:  oracle,
+		Trace:           run.Trace.Name,
+		Machine:         run.Machine,
+		TimeCompression: run.TimeCompression,
+		Capacity:        run.Capacity,
+		TargetStress:    run.TargetStress,
+		Conferences:     len(run.Trace.Conferences),
+		OracleNodeHours: oracle,
 	}
 	perMinute := ParticipantsPerMinute(run.Trace.Conferences)
 	s.PeakParticipants = slices.Max(perMinute)
@@ -151,18 +151,19 @@ func Summarize(run Run, timelines []Timeline) (Summary, error) {
 			OverloadedParticipantMinutes: round(OverloadedParticipantMinutes(tl), 1),
 			ConferencesCut:               len(tl.ConferencesCut),
 		}
-		if seconds, ok := P95ScaleUpSeconds(tl, run.TargetStress); ok {
+		episodes := ScaleUps(tl, run.TargetStress)
+		if seconds, ok, _ := p95Between(episodes, math.Inf(-1), math.Inf(1)); ok {
 			seconds = round(seconds, 1)
 			p.P95ScaleUpSeconds = &seconds
 		}
 		from := float64(peakHour * 60)
-		if seconds, ok, n := P95ScaleUpSecondsBetween(tl, run.TargetStress, from, from+60); ok {
+		seconds, ok, n := p95Between(episodes, from, from+60)
+		p.PeakHourScaleUps = n
+		if ok {
 			seconds = round(seconds, 1)
-			p.PeakHourP95ScaleUpSeconds, p.PeakHourScaleUps = &seconds, n
-		} else {
-			p.PeakHourScaleUps = n
+			p.PeakHourP95ScaleUpSeconds = &seconds
 		}
-		for _, e := range ScaleUps(tl, run.TargetStress) {
+		for _, e := range episodes {
 			if e.Served {
 				p.ScaleUps++
 			} else {

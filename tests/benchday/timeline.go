@@ -215,7 +215,7 @@ func ScaleUps(tl Timeline, target float64) []ScaleUp {
 // fewer than 20 episodes that rank is n: the p95 is the slowest. ok is false when no episode
 // was served; unserved episodes are counted apart (Summary), never timed.
 func P95ScaleUpSeconds(tl Timeline, target float64) (seconds float64, ok bool) {
-	seconds, ok, _ = P95ScaleUpSecondsBetween(tl, target, math.Inf(-1), math.Inf(1))
+	seconds, ok, _ = p95Between(ScaleUps(tl, target), math.Inf(-1), math.Inf(1))
 	return seconds, ok
 }
 
@@ -223,8 +223,13 @@ func P95ScaleUpSeconds(tl Timeline, target float64) (seconds float64, ok bool) {
 // minutes [from, to); episodes counts them all, served or not: none means the stress never
 // went over target there (nothing had to scale up).
 func P95ScaleUpSecondsBetween(tl Timeline, target, from, to float64) (seconds float64, ok bool, episodes int) {
+	return p95Between(ScaleUps(tl, target), from, to)
+}
+
+// p95Between is P95ScaleUpSecondsBetween of episodes found already.
+func p95Between(all []ScaleUp, from, to float64) (seconds float64, ok bool, episodes int) {
 	var served []float64
-	for _, e := range ScaleUps(tl, target) {
+	for _, e := range all {
 		if e.StartMinute < from || e.StartMinute >= to {
 			continue
 		}

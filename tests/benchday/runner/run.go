@@ -477,13 +477,20 @@ func scheduleChanges(first *harness.Rendered, midnight time.Time, endMinute int,
 	return nil, fmt.Errorf("the floor changed more than %d times in a day", maxScheduleChanges)
 }
 
-func findHPA(objs []*unstructured.Unstructured) *unstructured.Unstructured {
+// findRendered returns the first rendered object of kind whose component label is
+// component ("" for any component), or nil.
+func findRendered(objs []*unstructured.Unstructured, kind, component string) *unstructured.Unstructured {
 	for _, o := range objs {
-		if o.GetKind() == "HorizontalPodAutoscaler" {
+		if o.GetKind() == kind && (component == "" || o.GetLabels()["app.kubernetes.io/component"] == component) {
 			return o
 		}
 	}
 	return nil
+}
+
+// findHPA returns the bridges' HorizontalPodAutoscaler, nil for a static strategy.
+func findHPA(objs []*unstructured.Unstructured) *unstructured.Unstructured {
+	return findRendered(objs, "HorizontalPodAutoscaler", "")
 }
 
 // initialBridges is how many bridges serve when the day starts: the HPA's minReplicas (the
@@ -505,57 +512,55 @@ func initialBridges(objs []*unstructured.Unstructured) (int, error) {
 // spareNodes is how many placeholders keep spare nodes: the replicas of the spare
 // Deployment, if the render has one.
 func spareNodes(objs []*unstructured.Unstructured) (int, error) {
-	for _, o := range objs {
-		if o.GetKind() == "Deployment" && o.GetLabels()["app.kubernetes.io/component"] == spareComponent {
-			n, found, err := nestedWholeNumber(o.Object, "spec", "replicas")
-			if err != nil || !found {
-				return 0, fmt.Errorf("Deployment %s: spec.replicas: must be a whole number", o.GetName())
-			}
-			return int(n), nil
-		}
+	o := findRendered(objs, "Deployment", spareComponent)
+	if o == nil {
+		return 0, nil
 	}
-	return 0, nil
+	n, found, err := nestedWholeNumber(o.Object, "spec", "replicas")
+	if err != nil || !found {
+		return 0, fmt.Errorf("Deployment %s: spec.replicas: must be a whole number", o.GetName())
+	}
+	return int(n), nil
 }
 
 // spareComponent labels the placeholder pods of spare nodes (fn/headroom.go).
 const spareComponent = "jvb-spare"
 
+// errNoBridges is the error of a render without the bridges' Deployment.
+var errNoBridges = errors.New("no videobridge Deployment in the render")
+
 // bridgeGrace is the bridges' terminationGracePeriodSeconds in the rendered objects.
 func bridgeGrace(objs []*unstructured.Unstructured) (int64, error) {
-	for _, o := range objs {
-		if o.GetKind() == "Deployment" && o.GetLabels()["app.kubernetes.io/component"] == "jvb" {
-			n, found, err := nestedWholeNumber(o.Object, "spec", "template", "spec", "terminationGracePeriodSeconds")
-			if err != nil || !found {
-				return 0, fmt.Errorf("Deployment %s: spec.template.spec.terminationGracePeriodSeconds: must be whole seconds", o.GetName())
-			}
-			return n, nil
-		}
+	o := findRendered(objs, "Deployment", "jvb")
+	if o == nil {
+		return 0, errNoBridges
 	}
-	return 0, errors.New("no videobridge Deployment in the render")
+	n, found, err := nestedWholeNumber(o.Object, "spec", "template", "spec", "terminationGracePeriodSeconds")
+	if err != nil || !found {
+		return 0, fmt.Errorf("Deployment %s: spec.template.spec.terminationGracePeriodSeconds: must be whole seconds", o.GetName())
+	}
+	return n, nil
 }
 
 // maxBridges is the most bridges the rendered objects may ask for: the HPA's maxReplicas, or
 // the static replicas.
 func maxBridges(objs []*unstructured.Unstructured) (int, error) {
-	for _, o := range objs {
-		if o.GetKind() == "HorizontalPodAutoscaler" {
-			n, found, err := nestedWholeNumber(o.Object, "spec", "maxReplicas")
-			if err != nil || !found {
-				return 0, fmt.Errorf("HorizontalPodAutoscaler %s: spec.maxReplicas: must be a whole number", o.GetName())
-			}
-			return int(n), nil
+	if hpa := findHPA(objs); hpa != nil {
+		n, found, err := nestedWholeNumber(hpa.Object, "spec", "maxReplicas")
+		if err != nil || !found {
+			return 0, fmt.Errorf("HorizontalPodAutoscaler %s: spec.maxReplicas: must be a whole number", hpa.GetName())
 		}
+		return int(n), nil
 	}
-	for _, o := range objs {
-		if o.GetKind() == "Deployment" && o.GetLabels()["app.kubernetes.io/component"] == "jvb" {
-			n, found, err := nestedWholeNumber(o.Object, "spec", "replicas")
-			if err != nil || !found {
-				return 0, fmt.Errorf("Deployment %s: spec.replicas: must be a whole number without an HPA", o.GetName())
-			}
-			return int(n), nil
-		}
+	o := findRendered(objs, "Deployment", "jvb")
+	if o == nil {
+		return 0, errNoBridges
 	}
-	return 0, errors.New("no videobridge Deployment in the render")
+	n, found, err := nestedWholeNumber(o.Object, "spec", "replicas")
+	if err != nil || !found {
+		return 0, fmt.Errorf("Deployment %s: spec.replicas: must be a whole number without an HPA", o.GetName())
+	}
+	return int(n), nil
 }
 
 // cpuMeter measures the CPU of the day.
