@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"k8s.io/utils/ptr"
 )
 
 // Service accounts of the Crossplane v2.4.0 Helm chart (serviceaccount.yaml,
@@ -247,7 +248,7 @@ func xrdSystemRole(xrd *unstructured.Unstructured) *rbacv1.ClusterRole {
 			Labels: map[string]string{aggregateToCrossplane: "true"},
 			OwnerReferences: []metav1.OwnerReference{{
 				APIVersion: xrd.GetAPIVersion(), Kind: xrd.GetKind(), Name: xrd.GetName(), UID: xrd.GetUID(),
-				Controller: ptrTo(true), BlockOwnerDeletion: ptrTo(true),
+				Controller: ptr.To(true), BlockOwnerDeletion: ptr.To(true),
 			}},
 		},
 		Rules: []rbacv1.PolicyRule{

@@ -28,6 +28,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 )
 
 // FunctionRevisions is the resource of Crossplane's FunctionRevisions.
@@ -327,7 +328,7 @@ func (r *FunctionRuntime) ensureServerSecret(ctx context.Context, rev *unstructu
 			Name: name, Namespace: r.namespace,
 			OwnerReferences: []metav1.OwnerReference{{
 				APIVersion: "pkg.crossplane.io/v1", Kind: "FunctionRevision", Name: rev.GetName(), UID: rev.GetUID(),
-				Controller: ptrTo(true), BlockOwnerDeletion: ptrTo(true),
+				Controller: ptr.To(true), BlockOwnerDeletion: ptr.To(true),
 			}},
 		},
 		Data: map[string][]byte{corev1.TLSCertKey: certPEM, corev1.TLSPrivateKeyKey: keyPEM, "ca.crt": ca.Data[corev1.TLSCertKey]},
@@ -588,5 +589,3 @@ func parsePrivateKey(keyPEM []byte) (crypto.Signer, error) {
 	}
 	return s, nil
 }
-
-func ptrTo[T any](v T) *T { return &v }
