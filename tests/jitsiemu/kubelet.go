@@ -45,7 +45,9 @@ type KubeletOptions struct {
 // videobridge pod it runs the pod's own preStop exec hook (lifecycle.preStop.exec.command,
 // what fn/jvb.go renders) with this host's /bin/sh, against the pod's emulated bridge, then
 // marks the pod (harness.PreStopDoneAnnotation) so that kwok deletes it — the kubelet's
-// SIGTERM, container exit and pod removal in one step. As the kubelet does, it runs the hooks
+// SIGTERM, container exit and pod removal in one step. It follows the kubelet of Kubernetes
+// v1.35.4, the version the e2e cluster runs (pkg/kubelet/kuberuntime/kuberuntime_container.go:
+// killContainer and executePreStopHook). As the kubelet does, it runs the hooks
 // of every container at once, and stops waiting for them when the pod's grace period
 // (deletionGracePeriodSeconds) runs out. The cluster must run with
 // harness.Options.HoldTerminatingBridges, or kwok deletes the pod before the hook runs.
