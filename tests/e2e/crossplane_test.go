@@ -388,7 +388,12 @@ func (s *crossplaneSuite) waitForXR(t *testing.T, ctx context.Context, claim str
 		if name == "" {
 			return false, nil
 		}
+		// Crossplane's claim reconciler names the XR in the claim before it creates the XR, so
+		// a brief NotFound is the normal order of things, not a failure.
 		xr, err = s.xp.Get(ctx, "apps.jit.si/v1alpha1", "XJitsi", "", name)
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
 		return err == nil, err
 	}), "claim %s never got its XR: %v", claim, c)
 	return xr
@@ -410,7 +415,11 @@ func (s *crossplaneSuite) waitComposed(t *testing.T, ctx context.Context, claim 
 			missing = []string{"the XR"}
 			return false, nil
 		}
-		if xr, err = s.xp.Get(ctx, "apps.jit.si/v1alpha1", "XJitsi", "", name); err != nil {
+		// The claim names its XR before Crossplane creates it (see waitForXR).
+		if xr, err = s.xp.Get(ctx, "apps.jit.si/v1alpha1", "XJitsi", "", name); apierrors.IsNotFound(err) {
+			missing = []string{"the XR " + name}
+			return false, nil
+		} else if err != nil {
 			return false, err
 		}
 		missing = s.missingComposed(ctx, xr)
