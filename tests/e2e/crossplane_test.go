@@ -282,20 +282,31 @@ func TestClaimThroughCrossplane(t *testing.T) {
 
 	t.Run("JibriGoesWhenTurnedOff", func(t *testing.T) {
 		s.setClaim(t, ctx, claim, func(spec map[string]any) { spec["jibri"] = map[string]any{"enabled": false} })
-		require.NoError(t, harness.Poll(ctx, time.Minute, func() (bool, error) {
-			_, err := s.cluster.Client.AppsV1().StatefulSets(sampleNamespace).Get(ctx, "jitsi-sample-jibri", metav1.GetOptions{})
+		// Crossplane deletes what the function no longer desires and applies the rest in no
+		// promised order, so the test waits for all three: jibri's two objects gone, and web
+		// no longer offering recording.
+		webOffersRecording := true
+		err := harness.Poll(ctx, time.Minute, func() (bool, error) {
+			web, err := s.cluster.Client.AppsV1().Deployments(sampleNamespace).Get(ctx, "jitsi-sample-web", metav1.GetOptions{})
+			if err != nil {
+				return false, err
+			}
+			webOffersRecording = !slices.ContainsFunc(web.Spec.Template.Spec.Containers[0].Env, func(e corev1.EnvVar) bool {
+				return e.Name == "ENABLE_RECORDING" && e.Value == "0"
+			})
+			if webOffersRecording {
+				return false, nil
+			}
+			_, err = s.cluster.Client.AppsV1().StatefulSets(sampleNamespace).Get(ctx, "jitsi-sample-jibri", metav1.GetOptions{})
 			if !apierrors.IsNotFound(err) {
 				return false, nil
 			}
 			_, err = s.cluster.Client.NetworkingV1().NetworkPolicies(sampleNamespace).Get(ctx, "jitsi-sample-jibri", metav1.GetOptions{})
 			return apierrors.IsNotFound(err), nil
-		}), "Crossplane must delete jibri's StatefulSet and NetworkPolicy: %s", s.describeXR(ctx, xr.GetName()))
+		})
+		require.NoError(t, err, "Crossplane must delete jibri's StatefulSet and NetworkPolicy, and web must stop offering recording (still offers: %t): %s",
+			webOffersRecording, s.describeXR(ctx, xr.GetName()))
 		t.Logf("XR: %s", s.describeXR(ctx, xr.GetName()))
-		web, err := s.cluster.Client.AppsV1().Deployments(sampleNamespace).Get(ctx, "jitsi-sample-web", metav1.GetOptions{})
-		require.NoError(t, err)
-		assert.True(t, slices.ContainsFunc(web.Spec.Template.Spec.Containers[0].Env, func(e corev1.EnvVar) bool {
-			return e.Name == "ENABLE_RECORDING" && e.Value == "0"
-		}), "web stops offering recording")
 		_, err = s.cluster.Client.CoreV1().PersistentVolumeClaims(sampleNamespace).Get(ctx, "recordings-jitsi-sample-jibri-0", metav1.GetOptions{})
 		assert.NoError(t, err, "the recordings stay")
 	})
@@ -322,7 +333,7 @@ func TestClaimThroughCrossplane(t *testing.T) {
 		require.NoError(t, err)
 		deleted := time.Now()
 		var left []string
-		require.NoError(t, harness.Poll(ctx, 2*time.Minute, func() (bool, error) {
+		err = harness.Poll(ctx, 2*time.Minute, func() (bool, error) {
 			left = nil
 			if _, err := s.xp.Get(ctx, "apps.jit.si/v1alpha1", "XJitsi", "", xr.GetName()); !apierrors.IsNotFound(err) {
 				left = append(left, "XJitsi "+xr.GetName())
@@ -333,7 +344,8 @@ func TestClaimThroughCrossplane(t *testing.T) {
 				}
 			}
 			return len(left) == 0, nil
-		}), "still there: %v", left)
+		})
+		require.NoError(t, err, "still there: %v", left)
 		t.Logf("claim deleted -> the XR and every composed object gone after %s", time.Since(deleted).Round(10*time.Millisecond))
 		_, err = s.cluster.Client.CoreV1().PersistentVolumeClaims(sampleNamespace).Get(ctx, "recordings-jitsi-sample-jibri-0", metav1.GetOptions{})
 		assert.NoError(t, err, "recordings are the tenant's data: their claim is retained")
@@ -379,7 +391,7 @@ func (s *crossplaneSuite) kubectlRun(t *testing.T, ctx context.Context, args ...
 func (s *crossplaneSuite) waitForXR(t *testing.T, ctx context.Context, claim string) *unstructured.Unstructured {
 	t.Helper()
 	var c, xr *unstructured.Unstructured
-	require.NoError(t, harness.Poll(ctx, time.Minute, func() (bool, error) {
+	err := harness.Poll(ctx, time.Minute, func() (bool, error) {
 		var err error
 		if c, err = s.xp.Get(ctx, "apps.jit.si/v1alpha1", "Jitsi", sampleNamespace, claim); err != nil {
 			return false, err
@@ -395,7 +407,8 @@ func (s *crossplaneSuite) waitForXR(t *testing.T, ctx context.Context, claim str
 			return false, nil
 		}
 		return err == nil, err
-	}), "claim %s never got its XR: %v", claim, c)
+	})
+	require.NoError(t, err, "claim %s never got its XR: %v", claim, c)
 	return xr
 }
 
