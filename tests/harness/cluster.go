@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -327,24 +328,59 @@ func Poll(ctx context.Context, timeout time.Duration, cond func() (bool, error))
 	}
 }
 
-// freePorts returns n distinct free loopback ports.
+// portsHandedOut are the ports freePorts gave in this process: suites start side by side,
+// and a port one of them was given and has not bound yet still looks free to the next.
+var portsHandedOut = struct {
+	sync.Mutex
+	given map[int]bool
+}{given: map[int]bool{}}
+
+// freePorts returns n distinct loopback ports that are free now, for components that bind
+// them a moment later. They come from below the kernel's ephemeral range
+// (net.ipv4.ip_local_port_range), never from it: a port inside it can become the source port of
+// any outgoing connection between this check and the component's bind, and that made
+// kube-controller-manager exit with "bind: address already in use" during a cold CI run with
+// eight control planes side by side.
 func freePorts(n int) ([]int, error) {
-	var listeners []net.Listener
-	defer func() {
-		for _, l := range listeners {
-			_ = l.Close()
-		}
-	}()
+	low, high := belowEphemeralRange()
+	return freePortsIn(n, low, high)
+}
+
+// freePortsIn returns n distinct free loopback ports from low to high, none handed out before.
+func freePortsIn(n, low, high int) ([]int, error) {
+	portsHandedOut.Lock()
+	defer portsHandedOut.Unlock()
 	ports := make([]int, 0, n)
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
+	for tries := 0; len(ports) < n; tries++ {
+		if tries == 10000 {
+			return nil, fmt.Errorf("no %d free loopback ports in %d-%d after %d tries", n, low, high, tries)
 		}
-		listeners = append(listeners, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+		port := low + rand.IntN(high-low+1)
+		if portsHandedOut.given[port] {
+			continue
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue // in use by another process
+		}
+		_ = l.Close()
+		portsHandedOut.given[port] = true
+		ports = append(ports, port)
 	}
 	return ports, nil
+}
+
+// belowEphemeralRange is the range freePorts picks from: the 16,384 ports (or as many as there
+// are above 1024) just below the ephemeral range Linux gives outgoing connections.
+func belowEphemeralRange() (low, high int) {
+	ephemeralLow := 32768 // Linux's default, when /proc does not say
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		var lo, hi int
+		if _, err := fmt.Sscan(string(b), &lo, &hi); err == nil && lo > 2048 {
+			ephemeralLow = lo
+		}
+	}
+	return max(1025, ephemeralLow-16384), ephemeralLow - 1
 }
 
 // FreePort returns a free loopback port.
