@@ -178,3 +178,20 @@ func TestMaxBridges(t *testing.T) {
 	hpa := typed[autoscalingv2.HorizontalPodAutoscaler](t, objs, "HorizontalPodAutoscaler", "jvb")
 	assert.Equal(t, int(hpa.Spec.MaxReplicas), n, "an autoscaled claim wants up to maxReplicas")
 }
+
+// A render the runner cannot size is refused with the object and the field named.
+func TestRenderedNumbersNameTheirField(t *testing.T) {
+	static := goldenRenderOf(t, "claim-static.golden.yaml")
+	unstructured.RemoveNestedField(findRendered(static, "Deployment", "jvb").Object, "spec", "replicas")
+	_, err := maxBridges(static)
+	assert.ErrorContains(t, err, "without an HPA, Deployment jitsi-small-jvb: spec.replicas: must be set")
+
+	objs := goldenRender(t)
+	require.NoError(t, unstructured.SetNestedField(findHPA(objs).Object, 2.5, "spec", "maxReplicas"))
+	_, err = maxBridges(objs)
+	assert.ErrorContains(t, err, "HorizontalPodAutoscaler jitsi-sample-jvb: spec.maxReplicas: 2.5: must be a whole number")
+
+	unstructured.RemoveNestedField(findRendered(objs, "Deployment", "jvb").Object, "spec", "template", "spec", "terminationGracePeriodSeconds")
+	_, err = bridgeGrace(objs)
+	assert.ErrorContains(t, err, "Deployment jitsi-sample-jvb: spec.template.spec.terminationGracePeriodSeconds: must be set")
+}

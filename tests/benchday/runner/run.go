@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -516,11 +517,8 @@ func spareNodes(objs []*unstructured.Unstructured) (int, error) {
 	if o == nil {
 		return 0, nil
 	}
-	n, found, err := nestedWholeNumber(o.Object, "spec", "replicas")
-	if err != nil || !found {
-		return 0, fmt.Errorf("Deployment %s: spec.replicas: must be a whole number", o.GetName())
-	}
-	return int(n), nil
+	n, err := renderedWholeNumber(o, "spec", "replicas")
+	return int(n), err
 }
 
 // spareComponent labels the placeholder pods of spare nodes (fn/headroom.go).
@@ -535,32 +533,38 @@ func bridgeGrace(objs []*unstructured.Unstructured) (int64, error) {
 	if o == nil {
 		return 0, errNoBridges
 	}
-	n, found, err := nestedWholeNumber(o.Object, "spec", "template", "spec", "terminationGracePeriodSeconds")
-	if err != nil || !found {
-		return 0, fmt.Errorf("Deployment %s: spec.template.spec.terminationGracePeriodSeconds: must be whole seconds", o.GetName())
-	}
-	return n, nil
+	return renderedWholeNumber(o, "spec", "template", "spec", "terminationGracePeriodSeconds")
 }
 
 // maxBridges is the most bridges the rendered objects may ask for: the HPA's maxReplicas, or
 // the static replicas.
 func maxBridges(objs []*unstructured.Unstructured) (int, error) {
 	if hpa := findHPA(objs); hpa != nil {
-		n, found, err := nestedWholeNumber(hpa.Object, "spec", "maxReplicas")
-		if err != nil || !found {
-			return 0, fmt.Errorf("HorizontalPodAutoscaler %s: spec.maxReplicas: must be a whole number", hpa.GetName())
-		}
-		return int(n), nil
+		n, err := renderedWholeNumber(hpa, "spec", "maxReplicas")
+		return int(n), err
 	}
 	o := findRendered(objs, "Deployment", "jvb")
 	if o == nil {
 		return 0, errNoBridges
 	}
-	n, found, err := nestedWholeNumber(o.Object, "spec", "replicas")
-	if err != nil || !found {
-		return 0, fmt.Errorf("Deployment %s: spec.replicas: must be a whole number without an HPA", o.GetName())
+	n, err := renderedWholeNumber(o, "spec", "replicas")
+	if err != nil {
+		return 0, fmt.Errorf("without an HPA, %w", err)
 	}
 	return int(n), nil
+}
+
+// renderedWholeNumber reads the whole number a rendered object must have at fields; the error
+// names the object and the field.
+func renderedWholeNumber(o *unstructured.Unstructured, fields ...string) (int64, error) {
+	n, found, err := nestedWholeNumber(o.Object, fields...)
+	if err == nil && !found {
+		err = errors.New("must be set")
+	}
+	if err != nil {
+		return 0, fmt.Errorf("%s %s: %s: %w", o.GetKind(), o.GetName(), strings.Join(fields, "."), err)
+	}
+	return n, nil
 }
 
 // cpuMeter measures the CPU of the day.
