@@ -90,7 +90,7 @@ type PolicySummary struct {
 	ScaleUps         int `json:"scale_ups"`
 	ScaleUpsUnserved int `json:"scale_ups_unserved"`
 	// PeakHourP95ScaleUpSeconds is the p95 of the scale-ups that started in the peak hour
-	// (P95ScaleUpSecondsBetween), null when none was served; PeakHourScaleUps counts them,
+	// (p95Between), null when none was served; PeakHourScaleUps counts them,
 	// served or not: 0 when the stress never went over target in that hour.
 	PeakHourP95ScaleUpSeconds *float64 `json:"peak_hour_p95_scale_up_seconds"`
 	PeakHourScaleUps          int      `json:"peak_hour_scale_ups"`
@@ -142,7 +142,7 @@ func Summarize(run Run, timelines []Timeline) (Summary, error) {
 	perMinute := ParticipantsPerMinute(run.Trace.Conferences)
 	s.PeakParticipants = slices.Max(perMinute)
 	peakHour := slices.Index(perMinute, s.PeakParticipants) / 60
-	s.PeakHour = fmt.Sprintf("%02d:00", peakHour)
+	s.PeakHour = clock(peakHour)
 	for _, tl := range timelines {
 		p := PolicySummary{
 			Policy:                       tl.Policy,

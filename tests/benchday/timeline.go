@@ -219,14 +219,9 @@ func P95ScaleUpSeconds(tl Timeline, target float64) (seconds float64, ok bool) {
 	return seconds, ok
 }
 
-// P95ScaleUpSecondsBetween is P95ScaleUpSeconds of the episodes that start in the trace
-// minutes [from, to); episodes counts them all, served or not: none means the stress never
-// went over target there (nothing had to scale up).
-func P95ScaleUpSecondsBetween(tl Timeline, target, from, to float64) (seconds float64, ok bool, episodes int) {
-	return p95Between(ScaleUps(tl, target), from, to)
-}
-
-// p95Between is P95ScaleUpSecondsBetween of episodes found already.
+// p95Between is the p95 of P95ScaleUpSeconds over the episodes of all (ScaleUps) that start
+// in the trace minutes [from, to); episodes counts them all, served or not: none means the
+// stress never went over target there (nothing had to scale up).
 func p95Between(all []ScaleUp, from, to float64) (seconds float64, ok bool, episodes int) {
 	var served []float64
 	for _, e := range all {

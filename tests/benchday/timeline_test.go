@@ -196,16 +196,16 @@ func TestMetricsOfAnUnsortedTimelineDoNotCrash(t *testing.T) {
 	})
 }
 
-func TestP95ScaleUpSecondsBetween(t *testing.T) {
-	tl := handBuiltTimeline()
-	seconds, ok, n := P95ScaleUpSecondsBetween(tl, DefaultTargetStress, 600, 660)
+func TestP95ScaleUpSecondsOfAWindow(t *testing.T) {
+	episodes := ScaleUps(handBuiltTimeline(), DefaultTargetStress)
+	seconds, ok, n := p95Between(episodes, 600, 660)
 	assert.True(t, ok)
 	assert.Equal(t, 180.0, seconds, "the 10:00 episode, served at 10:03")
 	assert.Equal(t, 1, n)
-	_, ok, n = P95ScaleUpSecondsBetween(tl, DefaultTargetStress, 700, 800)
+	_, ok, n = p95Between(episodes, 700, 800)
 	assert.False(t, ok, "the 11:40 episode ended without a new bridge")
 	assert.Equal(t, 1, n)
-	_, ok, n = P95ScaleUpSecondsBetween(tl, DefaultTargetStress, 0, 600)
+	_, ok, n = p95Between(episodes, 0, 600)
 	assert.False(t, ok)
 	assert.Zero(t, n, "nothing went over target before 10:00")
 }
