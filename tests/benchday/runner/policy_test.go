@@ -195,3 +195,20 @@ func TestRenderedNumbersNameTheirField(t *testing.T) {
 	_, err = bridgeGrace(objs)
 	assert.ErrorContains(t, err, "Deployment jitsi-sample-jvb: spec.template.spec.terminationGracePeriodSeconds: must be set")
 }
+
+// A cell is sized from the render, and cluster-autoscaler's drain bound covers the bridges'
+// grace period in trace seconds (autoscalerFlags compresses it once, with its other flags).
+func TestNewCellSizesTheRunFromTheRender(t *testing.T) {
+	run := &runConfig{scale: TimeScale{Factor: 60}}
+	c, err := newCell(run, Policy{Name: PolicyHeadroom2, Strategy: map[string]any{"type": "autoscaled"}, SpareNodes: 2},
+		goldenRenderOf(t, "claim-timetable.golden.yaml"))
+	require.NoError(t, err)
+	assert.Equal(t, 2, c.spares)
+	hpa := typed[autoscalingv2.HorizontalPodAutoscaler](t, c.objs, "HorizontalPodAutoscaler", "jvb")
+	assert.Equal(t, int(*hpa.Spec.MinReplicas), c.initial, "the render's floor")
+	assert.Equal(t, int(hpa.Spec.MaxReplicas)+2, run.maxNodes, "the bridges at most, and the spares")
+	jvb := typed[appsv1.Deployment](t, c.objs, "Deployment", "jvb")
+	assert.EqualValues(t, 242, *jvb.Spec.Template.Spec.TerminationGracePeriodSeconds, "the cell's objects are compressed")
+	assert.EqualValues(t, 14490, run.bridgeGrace, "the bound is kept in trace seconds")
+	assert.Contains(t, autoscalerFlags(run.scale, run.bridgeGrace), "--max-graceful-termination-sec=242")
+}

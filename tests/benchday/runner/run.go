@@ -390,41 +390,32 @@ func render(ctx context.Context, run *runConfig, dir string, policies []Policy, 
 		if err := os.WriteFile(file, b, 0o644); err != nil {
 			return nil, err
 		}
-		renderAt := func(at time.Time) (*harness.Rendered, []*unstructured.Unstructured, []string, error) {
+		renderAt := func(at time.Time) (*harness.Rendered, []*unstructured.Unstructured, error) {
 			r, err := renderer.Render(ctx, file, "--xrd="+run.tools.XRD(),
 				fmt.Sprintf(`--context-values=apps.jit.si/now=%q`, at.Format(time.RFC3339)))
 			if err != nil {
-				return nil, nil, nil, err
+				return nil, nil, err
 			}
-			composed := harness.WithoutOwners(r.Composed)
-			notes, err := ScaleObjects(composed, run.scale, p)
-			return r, composed, notes, err
+			return r, harness.WithoutOwners(r.Composed), nil
 		}
-		r, composed, notes, err := renderAt(midnight)
+		r, composed, err := renderAt(midnight)
 		if err != nil {
 			return nil, fmt.Errorf("policy %s: %w", p.Name, err)
 		}
-		c := &cell{run: run, policy: p, objs: composed, notes: notes}
-		if c.initial, err = initialBridges(composed); err != nil {
-			return nil, fmt.Errorf("policy %s: %w", p.Name, err)
-		}
-		if c.spares, err = spareNodes(composed); err != nil {
-			return nil, fmt.Errorf("policy %s: %w", p.Name, err)
-		}
-		grace, err := bridgeGrace(composed)
+		c, err := newCell(run, p, composed)
 		if err != nil {
 			return nil, fmt.Errorf("policy %s: %w", p.Name, err)
 		}
-		run.bridgeGrace = max(run.bridgeGrace, grace)
-		most, err := maxBridges(composed)
-		if err != nil {
-			return nil, fmt.Errorf("policy %s: %w", p.Name, err)
-		}
-		// One node group size for every cluster: the most bridges and spares any policy
-		// may want.
-		run.maxNodes = max(run.maxNodes, most+c.spares)
 		if p.Schedule != nil {
-			if c.changes, err = scheduleChanges(r, midnight, endMinute, renderAt); err != nil {
+			renderScaledAt := func(at time.Time) (*harness.Rendered, []*unstructured.Unstructured, error) {
+				r, composed, err := renderAt(at)
+				if err != nil {
+					return nil, nil, err
+				}
+				_, err = ScaleObjects(composed, run.scale, p)
+				return r, composed, err
+			}
+			if c.changes, err = scheduleChanges(r, midnight, endMinute, renderScaledAt); err != nil {
 				return nil, fmt.Errorf("policy %s: %w", p.Name, err)
 			}
 		}
@@ -433,11 +424,41 @@ func render(ctx context.Context, run *runConfig, dir string, policies []Policy, 
 	return cells, nil
 }
 
+// newCell is the cell that plays policy p with the objects rendered at midnight: it sizes the
+// cell from them, widens run's node group and CA bound to cover it, and compresses the objects.
+func newCell(run *runConfig, p Policy, composed []*unstructured.Unstructured) (*cell, error) {
+	// The grace period is read before ScaleObjects compresses it: autoscalerFlags compresses
+	// CA's bound with the rest of its flags.
+	grace, err := bridgeGrace(composed)
+	if err != nil {
+		return nil, err
+	}
+	notes, err := ScaleObjects(composed, run.scale, p)
+	if err != nil {
+		return nil, err
+	}
+	c := &cell{run: run, policy: p, objs: composed, notes: notes}
+	if c.initial, err = initialBridges(composed); err != nil {
+		return nil, err
+	}
+	if c.spares, err = spareNodes(composed); err != nil {
+		return nil, err
+	}
+	most, err := maxBridges(composed)
+	if err != nil {
+		return nil, err
+	}
+	run.bridgeGrace = max(run.bridgeGrace, grace)
+	// One node group size for every cluster: the most bridges and spares any policy may want.
+	run.maxNodes = max(run.maxNodes, most+c.spares)
+	return c, nil
+}
+
 // scheduleChanges follows the schedule through the play, as Crossplane would: from the
 // render at midnight, it renders the claim again at each status.jvb.schedule.nextChange
 // the function reports, and keeps each render's HPA.
 func scheduleChanges(first *harness.Rendered, midnight time.Time, endMinute int,
-	renderAt func(time.Time) (*harness.Rendered, []*unstructured.Unstructured, []string, error)) ([]scheduleChange, error) {
+	renderAt func(time.Time) (*harness.Rendered, []*unstructured.Unstructured, error)) ([]scheduleChange, error) {
 	var changes []scheduleChange
 	r := first
 	at := midnight
@@ -461,7 +482,7 @@ func scheduleChanges(first *harness.Rendered, midnight time.Time, endMinute int,
 			return changes, nil
 		}
 		var composed []*unstructured.Unstructured
-		if r, composed, _, err = renderAt(t); err != nil {
+		if r, composed, err = renderAt(t); err != nil {
 			return nil, fmt.Errorf("the render at %s: %w", t.Format(time.RFC3339), err)
 		}
 		hpa := findHPA(composed)
